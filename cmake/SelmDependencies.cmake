@@ -1,0 +1,21 @@
+# Finds every third-party dependency once. All of them are Debian bookworm packages that
+# scripts/setup.sh installs; GPU users point CMAKE_PREFIX_PATH at their own LibTorch 2.x.
+find_package(Threads REQUIRED)
+find_package(Torch REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(CLI11 QUIET CONFIG)
+if(NOT TARGET CLI11::CLI11)
+  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CLI11_INCLUDE_DIR})
+endif()
+
+# SentencePiece ships no CMake package on Debian: locate the headers and both libraries.
+find_path(SENTENCEPIECE_INCLUDE_DIR sentencepiece_processor.h REQUIRED)
+find_library(SENTENCEPIECE_LIBRARY sentencepiece REQUIRED)
+find_library(SENTENCEPIECE_TRAIN_LIBRARY sentencepiece_train REQUIRED)
+add_library(sentencepiece::sentencepiece INTERFACE IMPORTED)
+set_target_properties(sentencepiece::sentencepiece PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES ${SENTENCEPIECE_INCLUDE_DIR}
+  INTERFACE_LINK_LIBRARIES "${SENTENCEPIECE_TRAIN_LIBRARY};${SENTENCEPIECE_LIBRARY}")

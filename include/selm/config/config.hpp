@@ -1,0 +1,98 @@
+// The resolved configuration of a selm command: one typed section per area.
+//
+// Layering (STYLE.md 5): defaults (member initialisers) < config files, in order <
+// `key.path=value` overrides from the command line. One validator names the offending key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "selm/config/field_checker.hpp"
+#include "selm/config/fields.hpp"
+#include "selm/generate/sampling_config.hpp"
+#include "selm/model/llama_config.hpp"
+
+namespace selm {
+
+// Options of the process as a whole.
+struct RunConfig {
+  std::string name = "selm-run";    // run name: the run directory is output_dir/name
+  std::string output_dir = "runs";  // parent folder of run directories
+  std::int64_t seed = 42;           // global seed (initialisation, shuffling)
+  std::int64_t threads = 0;         // CPU threads for LibTorch; 0 = all cores
+  std::string log_level = "info";   // debug, info, warn or error
+
+  template <class Visitor>
+  void visit_fields(Visitor& v) {
+    v.field("name", name, "Run name; the run directory is output_dir/name");
+    v.field("output_dir", output_dir, "Folder that holds run directories");
+    v.field("seed", seed, "Global seed for initialisation and shuffling");
+    v.field("threads", threads, "CPU threads used by LibTorch; 0 uses all cores");
+    v.field("log_level", log_level, "Logging threshold: debug, info, warn or error");
+  }
+  void validate(const FieldChecker& check) const;
+};
+
+// Which model to load and where to run it.
+struct ModelSettings {
+  std::string path;                // Hugging Face model directory
+  std::string device = "cpu";      // cpu, cuda, cuda:N
+  std::string dtype = "float32";   // float32, bfloat16 or float16 (half types need a GPU)
+
+  template <class Visitor>
+  void visit_fields(Visitor& v) {
+    v.field("path", path, "Hugging Face model directory (config.json + model.safetensors)");
+    v.field("device", device, "Device: cpu, cuda or cuda:N");
+    v.field("dtype", dtype, "Compute dtype: float32, bfloat16 or float16");
+  }
+  void validate(const FieldChecker& check) const;
+};
+
+// Tokenizer and chat formatting.
+struct TokenizerSettings {
+  std::string path;                    // tokenizer.model; empty = the model directory's
+  std::string chat_template = "auto";  // auto, zephyr, llama2, chatml or plain
+  std::string system_prompt;           // optional system message for chat templates
+
+  template <class Visitor>
+  void visit_fields(Visitor& v) {
+    v.field("path", path, "SentencePiece tokenizer.model; empty uses the model directory's");
+    v.field("chat_template", chat_template, "Chat template: auto (from tokenizer_config.json), zephyr, llama2, chatml or plain");
+    v.field("system_prompt", system_prompt, "System message inserted by chat templates that support one");
+  }
+  void validate(const FieldChecker& check) const;
+};
+
+struct Config {
+  RunConfig run;
+  ModelSettings model;
+  TokenizerSettings tokenizer;
+  LlamaConfig architecture;  // used by `selm init` to create a model
+  SamplingConfig generate;
+
+  template <class Visitor>
+  void visit_fields(Visitor& v) {
+    v.section("run", run, "Process-wide options");
+    v.section("model", model, "Model to load and where to run it");
+    v.section("tokenizer", tokenizer, "Tokenizer and chat template");
+    v.section("architecture", architecture, "Hyper-parameters of a new model (selm init); names as in Hugging Face config.json");
+    v.section("generate", generate, "Generation and sampling");
+  }
+  void validate(const FieldChecker& check) const;
+};
+
+// Loads `files` in order onto the defaults, then applies `overrides` ("a.b.c=value", the value
+// parsed as YAML), then validates. Files may be YAML or JSON. Errors are InputErrors naming the
+// key and FILE:LINE (or the override). `origins`, when given, receives where each key was set.
+Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
+                   KeyOrigins* origins = nullptr);
+
+// The resolved config as YAML, each key commented with its documentation. Loading the dump
+// gives back the same config.
+std::string dump_config_yaml(Config config);
+
+// Markdown reference of every key: name, type, default and meaning.
+std::string config_reference_markdown();
+
+}  // namespace selm

@@ -1,0 +1,50 @@
+// File helpers with the durability rules of DESIGN.md: files that a later stage reads are
+// replaced atomically, and JSONL logs are flushed record by record so that a killed process
+// loses at most the record it was writing.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace selm {
+
+namespace fs = std::filesystem;
+
+// Writes `content` to a temporary file next to `path`, fsyncs it and renames it over `path`,
+// so readers see either the old file or the new one, never a half-written one.
+void write_file_atomic(const fs::path& path, std::string_view content);
+
+// Whole file as bytes. Throws InputError naming the path when it cannot be opened.
+std::string read_file(const fs::path& path);
+
+
+// Reads a JSONL file: one JSON value per non-empty line. Invalid JSON is an InputError naming
+// FILE:LINE. With `tolerate_partial_tail`, an unterminated last line (a record cut off by a
+// crash) is ignored instead of rejected: that is how appendable stages resume.
+std::vector<std::pair<std::size_t, nlohmann::json>> read_jsonl(const fs::path& path,
+                                                              bool tolerate_partial_tail = false);
+
+// Appends JSON records, one per line, flushing each to the OS before returning. Opening
+// truncates a partial last line left by a crash so that the next record starts on its own line.
+class JsonlWriter {
+ public:
+  explicit JsonlWriter(const fs::path& path, bool append = true);
+  ~JsonlWriter();
+  JsonlWriter(const JsonlWriter&) = delete;
+  JsonlWriter& operator=(const JsonlWriter&) = delete;
+
+  void write(const nlohmann::json& record);
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  std::FILE* file_ = nullptr;
+};
+
+}  // namespace selm

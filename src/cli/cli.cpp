@@ -1,0 +1,62 @@
+#include "selm/cli/cli.hpp"
+
+#include <iostream>
+
+#include <torch/torch.h>
+
+#include "commands.hpp"
+#include "selm/util/error.hpp"
+#include "selm/util/log.hpp"
+
+namespace selm::cli {
+
+void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required) {
+  auto* option = command.add_option("-c,--config", args.files,
+                                    "Config file(s), YAML or JSON; later files override earlier ones");
+  if (config_required) option->required();
+  command.add_option("overrides", args.overrides,
+                     "Config overrides as key.path=value (beat the files), e.g. generate.top_p=0.9");
+}
+
+Config resolve_config(const ConfigArgs& args) {
+  Config config = load_config(args.files, args.overrides);
+  const std::string& level = config.run.log_level;
+  log::set_level(level == "debug" ? log::Level::debug
+                 : level == "warn" ? log::Level::warn
+                 : level == "error" ? log::Level::error
+                                    : log::Level::info);
+  if (config.run.threads > 0) torch::set_num_threads(static_cast<int>(config.run.threads));
+  return config;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"selm: online preference alignment of language models (SELM, optimistic DPO)", "selm"};
+  app.set_version_flag("--version", std::string("selm ") + SELM_VERSION);
+  app.require_subcommand(1);
+  register_config_command(app);
+  register_init_command(app);
+  register_tokenizer_command(app);
+  register_generate_command(app);
+  register_bench_command(app);
+  try {
+    app.parse(argc, argv);
+    return 0;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const std::invalid_argument& e) {  // InputError and other bad input
+    std::cerr << "selm: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "selm: failed: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace selm::cli

@@ -1,0 +1,7 @@
+#include "commands.hpp"
+
+namespace selm::cli {
+
+void register_generate_command(CLI::App& app) { (void)app; }
+
+}  // namespace selm::cli

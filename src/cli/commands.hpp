@@ -1,0 +1,29 @@
+// Private to the command-line front end: one register_* function per subcommand file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "selm/config/config.hpp"
+
+namespace selm::cli {
+
+// `-c FILE` (repeatable) and trailing `key.path=value` overrides, shared by every subcommand
+// that reads a config.
+struct ConfigArgs {
+  std::vector<std::string> files;
+  std::vector<std::string> overrides;
+};
+void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required);
+// load_config + applying run.threads and run.log_level to the process.
+Config resolve_config(const ConfigArgs& args);
+
+void register_config_command(CLI::App& app);     // cmd_config.cpp
+void register_init_command(CLI::App& app);       // cmd_init.cpp
+void register_tokenizer_command(CLI::App& app);  // cmd_tokenizer.cpp
+void register_generate_command(CLI::App& app);   // cmd_generate.cpp
+void register_bench_command(CLI::App& app);      // cmd_bench.cpp
+
+}  // namespace selm::cli

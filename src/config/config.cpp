@@ -1,0 +1,377 @@
+#include "selm/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <type_traits>
+
+#include "selm/util/error.hpp"
+#include "selm/util/files.hpp"
+
+namespace selm {
+
+namespace {
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+// Where a YAML node came from, for messages: "FILE:LINE" or the override text.
+struct Source {
+  std::string file;          // empty for command-line overrides
+  std::string override_text; // the "key=value" argument, for overrides
+  std::string where(const YAML::Node& node) const {
+    if (!file.empty()) {
+      const int line = node.Mark().line;
+      return line >= 0 ? file + ":" + std::to_string(line + 1) : file;
+    }
+    return "command-line override '" + override_text + "'";
+  }
+};
+
+template <class T>
+const char* type_name() {
+  if constexpr (std::is_same_v<T, bool>) return "a boolean (true or false)";
+  else if constexpr (std::is_integral_v<T>) return "an integer";
+  else if constexpr (std::is_floating_point_v<T>) return "a number";
+  else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else if constexpr (is_vector<T>::value) return "a list";
+  else return "a value";
+}
+
+[[noreturn]] void type_error(const Source& source, const YAML::Node& node, const std::string& key,
+                             const char* expected) {
+  std::string got = node.IsScalar() ? "'" + node.Scalar() + "'" : node.IsSequence() ? "a list" : node.IsMap() ? "a mapping" : "null";
+  throw InputError(source.where(node) + ": key '" + key + "': expected " + expected + ", got " + got);
+}
+
+template <class T>
+T parse_scalar(const YAML::Node& node, const Source& source, const std::string& key) {
+  if (!node.IsScalar()) type_error(source, node, key, type_name<T>());
+  const std::string& text = node.Scalar();
+  if constexpr (std::is_same_v<T, bool>) {
+    if (text == "true" || text == "True") return true;
+    if (text == "false" || text == "False") return false;
+    type_error(source, node, key, type_name<T>());
+  } else if constexpr (std::is_integral_v<T>) {
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(text, &used, 10);
+    } catch (const std::exception&) {
+      type_error(source, node, key, type_name<T>());
+    }
+    if (used != text.size() || value < std::numeric_limits<T>::min() || value > std::numeric_limits<T>::max()) {
+      type_error(source, node, key, type_name<T>());
+    }
+    return static_cast<T>(value);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(text, &used);
+    } catch (const std::exception&) {
+      type_error(source, node, key, type_name<T>());
+    }
+    if (used != text.size() || !std::isfinite(value)) type_error(source, node, key, type_name<T>());
+    return static_cast<T>(value);
+  } else {
+    static_assert(std::is_same_v<T, std::string>, "unsupported config field type");
+    return text;
+  }
+}
+
+// Assigns the YAML `node` to `value`, checking its type.
+template <class T>
+void assign(T& value, const YAML::Node& node, const Source& source, const std::string& key) {
+  if constexpr (is_optional<T>::value) {
+    if (node.IsNull()) {
+      value.reset();
+      return;
+    }
+    value = parse_scalar<typename T::value_type>(node, source, key);
+  } else if constexpr (is_vector<T>::value) {
+    if (!node.IsSequence()) type_error(source, node, key, "a list");
+    T parsed;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      parsed.push_back(parse_scalar<typename T::value_type>(node[i], source, key + "[" + std::to_string(i) + "]"));
+    }
+    value = std::move(parsed);
+  } else {
+    value = parse_scalar<T>(node, source, key);
+  }
+}
+
+// Walks a struct's fields alongside a YAML mapping: sets the fields present, rejects unknown keys.
+class YamlReader {
+ public:
+  YamlReader(const YAML::Node& node, const Source& source, std::string prefix, KeyOrigins* origins)
+      : node_(node), source_(source), prefix_(std::move(prefix)), origins_(origins) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char*) {
+    known_.insert(name);
+    const YAML::Node child = node_[name];
+    if (!child.IsDefined()) return;
+    assign(value, child, source_, prefix_ + name);
+    if (origins_ != nullptr) (*origins_)[prefix_ + name] = source_.where(child);
+  }
+
+  template <class Section>
+  void section(const char* name, Section& value, const char*) {
+    known_.insert(name);
+    const YAML::Node child = node_[name];
+    if (!child.IsDefined() || child.IsNull()) return;
+    if (!child.IsMap()) type_error(source_, child, prefix_ + name, "a mapping");
+    YamlReader nested(child, source_, prefix_ + name + ".", origins_);
+    value.visit_fields(nested);
+    nested.reject_unknown_keys();
+  }
+
+  void reject_unknown_keys() const {
+    for (const auto& entry : node_) {
+      const std::string key = entry.first.as<std::string>();
+      if (known_.count(key) == 0) {
+        std::string message = source_.where(entry.first) + ": unknown key '" + prefix_ + key + "'";
+        if (!known_.empty()) {
+          message += " (known keys here:";
+          for (const auto& name : known_) message += " " + name;
+          message += ")";
+        }
+        throw InputError(message);
+      }
+    }
+  }
+
+ private:
+  const YAML::Node& node_;
+  const Source& source_;
+  std::string prefix_;
+  KeyOrigins* origins_;
+  std::set<std::string> known_;
+};
+
+// Shortest decimal text that reads back as exactly `value`.
+std::string format_double(double value) {
+  char buffer[40];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+    if (std::stod(buffer) == value) break;
+  }
+  std::string text = buffer;
+  // Keep it a float in YAML's eyes (so 1.0 does not read back as the integer 1 elsewhere).
+  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+  return text;
+}
+
+template <class T>
+std::string scalar_text(const T& value) {
+  if constexpr (std::is_same_v<T, bool>) return value ? "true" : "false";
+  else if constexpr (std::is_integral_v<T>) return std::to_string(value);
+  else if constexpr (std::is_floating_point_v<T>) return format_double(value);
+  else {
+    YAML::Emitter emitter;
+    emitter << YAML::DoubleQuoted << value;
+    return emitter.c_str();
+  }
+}
+
+template <class T>
+std::string value_text(const T& value) {
+  if constexpr (is_optional<T>::value) {
+    return value.has_value() ? scalar_text(*value) : "null";
+  } else if constexpr (is_vector<T>::value) {
+    std::string text = "[";
+    for (std::size_t i = 0; i < value.size(); ++i) text += (i ? ", " : "") + scalar_text(value[i]);
+    return text + "]";
+  } else {
+    return scalar_text(value);
+  }
+}
+
+// Writes YAML by hand so that each key can carry its documentation as a comment.
+class YamlDumper {
+ public:
+  explicit YamlDumper(std::ostringstream& out, int indent = 0) : out_(out), indent_(indent) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char* doc) {
+    out_ << pad() << name << ": " << value_text(value) << "  # " << doc << "\n";
+  }
+
+  template <class Section>
+  void section(const char* name, Section& value, const char* doc) {
+    out_ << pad() << "# " << doc << "\n" << pad() << name << ":\n";
+    YamlDumper nested(out_, indent_ + 2);
+    value.visit_fields(nested);
+  }
+
+ private:
+  std::string pad() const { return std::string(static_cast<std::size_t>(indent_), ' '); }
+  std::ostringstream& out_;
+  int indent_;
+};
+
+template <class T>
+std::string type_label() {
+  if constexpr (is_optional<T>::value) return type_label<typename T::value_type>() + " or null";
+  else if constexpr (is_vector<T>::value) return "list of " + type_label<typename T::value_type>();
+  else if constexpr (std::is_same_v<T, bool>) return "bool";
+  else if constexpr (std::is_integral_v<T>) return "int";
+  else if constexpr (std::is_floating_point_v<T>) return "float";
+  else return "string";
+}
+
+class ReferenceWriter {
+ public:
+  ReferenceWriter(std::ostringstream& out, std::string prefix) : out_(out), prefix_(std::move(prefix)) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char* doc) {
+    out_ << "| `" << prefix_ << name << "` | " << type_label<T>() << " | `" << value_text(value) << "` | " << doc << " |\n";
+  }
+
+  template <class Section>
+  void section(const char* name, Section& value, const char* doc) {
+    out_ << "\n## `" << prefix_ << name << "`\n\n" << doc << ".\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
+    ReferenceWriter nested(out_, prefix_ + name + ".");
+    value.visit_fields(nested);
+  }
+
+ private:
+  std::ostringstream& out_;
+  std::string prefix_;
+};
+
+void apply_node(Config& config, const YAML::Node& root, const Source& source, KeyOrigins* origins) {
+  if (!root.IsDefined() || root.IsNull()) return;  // an empty file changes nothing
+  if (!root.IsMap()) throw InputError(source.where(root) + ": the config must be a mapping of sections");
+  YamlReader reader(root, source, "", origins);
+  config.visit_fields(reader);
+  reader.reject_unknown_keys();
+}
+
+void apply_override(Config& config, const std::string& text, KeyOrigins* origins) {
+  const std::size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw InputError("command-line override '" + text + "': expected key.path=value");
+  }
+  const std::string path = text.substr(0, equals);
+  YAML::Node value;
+  try {
+    value = YAML::Load(text.substr(equals + 1));
+  } catch (const YAML::Exception& e) {
+    throw InputError("command-line override '" + text + "': cannot parse the value: " + e.msg);
+  }
+  // Build {a: {b: {c: value}}} from "a.b.c" and apply it like a file.
+  std::vector<std::string> parts;
+  std::size_t begin = 0;
+  while (true) {
+    std::size_t dot = path.find('.', begin);
+    parts.push_back(path.substr(begin, dot - begin));
+    if (dot == std::string::npos) break;
+    begin = dot + 1;
+  }
+  for (const auto& part : parts) {
+    if (part.empty()) throw InputError("command-line override '" + text + "': empty key component");
+  }
+  YAML::Node nested = value;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    YAML::Node wrapper(YAML::NodeType::Map);
+    wrapper[*it] = nested;
+    nested = wrapper;
+  }
+  apply_node(config, nested, Source{"", text}, origins);
+}
+
+}  // namespace
+
+void FieldChecker::require(bool condition, const std::string& key, const std::string& message) const {
+  if (condition) return;
+  const std::string full = prefix_ + key;
+  std::string where;
+  if (origins_ != nullptr) {
+    auto it = origins_->find(full);
+    if (it != origins_->end()) where = it->second + ": ";
+  }
+  throw InputError(where + "key '" + full + "': " + message);
+}
+
+void RunConfig::validate(const FieldChecker& check) const {
+  check.require(!name.empty() && name.find('/') == std::string::npos, "name", "must be a non-empty name without '/'");
+  check.require(!output_dir.empty(), "output_dir", "must not be empty");
+  check.require(threads >= 0, "threads", "must be 0 (all cores) or positive");
+  check.require(log_level == "debug" || log_level == "info" || log_level == "warn" || log_level == "error",
+                "log_level", "must be debug, info, warn or error, got '" + log_level + "'");
+}
+
+void ModelSettings::validate(const FieldChecker& check) const {
+  check.require(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, "device",
+                "must be cpu, cuda or cuda:N, got '" + device + "'");
+  check.require(dtype == "float32" || dtype == "bfloat16" || dtype == "float16", "dtype",
+                "must be float32, bfloat16 or float16, got '" + dtype + "'");
+}
+
+void TokenizerSettings::validate(const FieldChecker& check) const {
+  static const std::set<std::string> templates = {"auto", "zephyr", "llama2", "chatml", "plain"};
+  check.require(templates.count(chat_template) == 1, "chat_template",
+                "unknown chat template '" + chat_template + "' (known: auto, zephyr, llama2, chatml, plain)");
+}
+
+void Config::validate(const FieldChecker& check) const {
+  run.validate(check.nested("run"));
+  model.validate(check.nested("model"));
+  tokenizer.validate(check.nested("tokenizer"));
+  architecture.validate(check.nested("architecture"));
+  generate.validate(check.nested("generate"));
+}
+
+Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
+                   KeyOrigins* origins) {
+  KeyOrigins local_origins;
+  KeyOrigins* sink = origins != nullptr ? origins : &local_origins;
+  Config config;
+  for (const auto& file : files) {
+    const std::string text = read_file(file);
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+      throw InputError(file + ":" + std::to_string(e.mark.line + 1) + ": cannot parse YAML/JSON: " + e.msg);
+    }
+    apply_node(config, root, Source{file, ""}, sink);
+  }
+  for (const auto& text : overrides) apply_override(config, text, sink);
+  config.validate(FieldChecker("", sink));
+  return config;
+}
+
+std::string dump_config_yaml(Config config) {
+  std::ostringstream out;
+  out << "# Resolved selm configuration (defaults < files < overrides).\n";
+  YamlDumper dumper(out);
+  config.visit_fields(dumper);
+  return out.str();
+}
+
+std::string config_reference_markdown() {
+  Config defaults;
+  std::ostringstream out;
+  out << "# Configuration reference\n\nGenerated from the config structs by `selm config --reference`; "
+         "every key, its type, default and meaning.\n";
+  ReferenceWriter writer(out, "");
+  defaults.visit_fields(writer);
+  return out.str();
+}
+
+}  // namespace selm

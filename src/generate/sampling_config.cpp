@@ -1,0 +1,7 @@
+#include "selm/generate/sampling_config.hpp"
+
+namespace selm {
+
+void SamplingConfig::validate(const FieldChecker& check) const { (void)check; }
+
+}  // namespace selm

@@ -1,0 +1,7 @@
+#include "selm/model/llama_config.hpp"
+
+namespace selm {
+
+void LlamaConfig::validate(const FieldChecker& check) const { (void)check; }
+
+}  // namespace selm

@@ -1,0 +1,99 @@
+#include "support/test_support.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace selm::test {
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "selm-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  if (std::getenv("SELM_KEEP_TEST_DIRS") != nullptr) return;
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+CommandResult run_program(const std::string& program, const std::vector<std::string>& args) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(program.c_str()));
+    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(program.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  CommandResult result;
+  char buffer[4096];
+  ssize_t count;
+  while ((count = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0) result.output.append(buffer, count);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+CommandResult run_selm(const std::vector<std::string>& args) { return run_program(SELM_BINARY, args); }
+
+void write_text(const fs::path& path, const std::string& text) {
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+fs::path test_data_dir() { return SELM_TEST_DATA_DIR; }
+
+std::string synthetic_corpus(int sentences, unsigned seed) {
+  static const std::vector<std::string> subjects = {
+      "the old sailor", "a quiet child", "my neighbour", "the small dog", "every teacher",
+      "the tired baker", "a curious cat", "our captain", "the young painter", "a patient farmer"};
+  static const std::vector<std::string> verbs = {
+      "found", "painted", "carried", "remembered", "opened", "followed", "watched", "built",
+      "praised", "forgot"};
+  static const std::vector<std::string> objects = {
+      "a bright lantern", "the wooden door", "a letter from home", "the green hills",
+      "an empty basket", "the morning train", "a silver spoon", "the river bank",
+      "a warm loaf of bread", "the broken clock"};
+  static const std::vector<std::string> endings = {
+      "before the rain began", "and smiled", "with great care", "at dawn", "without a word",
+      "near the harbour", "in the garden", "after supper", "for the last time", "again"};
+  std::mt19937 rng(seed);
+  auto pick = [&rng](const std::vector<std::string>& words) -> const std::string& {
+    return words[std::uniform_int_distribution<std::size_t>(0, words.size() - 1)(rng)];
+  };
+  std::ostringstream text;
+  for (int i = 0; i < sentences; ++i) {
+    std::string sentence = pick(subjects) + " " + pick(verbs) + " " + pick(objects) + " " + pick(endings) + ".";
+    sentence[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sentence[0])));
+    text << sentence << "\n";
+  }
+  return text.str();
+}
+
+}  // namespace selm::test

@@ -1,0 +1,47 @@
+// Helpers shared by the test suites.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace selm::test {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp folder, removed when the object dies (kept when the
+// environment variable SELM_KEEP_TEST_DIRS is set, for debugging).
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs the built `selm` binary with `args` (no shell: arguments are passed as they are).
+CommandResult run_selm(const std::vector<std::string>& args);
+// Runs any program with `args`, no shell.
+CommandResult run_program(const std::string& program, const std::vector<std::string>& args);
+
+void write_text(const fs::path& path, const std::string& text);
+std::string read_text(const fs::path& path);
+
+// Directory of the committed fixtures (tests/data).
+fs::path test_data_dir();
+
+// An English text of a few thousand words made up of sentences generated from a fixed seed:
+// enough to train a small SentencePiece tokenizer in a test.
+std::string synthetic_corpus(int sentences, unsigned seed);
+
+}  // namespace selm::test
