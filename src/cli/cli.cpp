@@ -13,6 +13,7 @@ namespace selm::cli {
 void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required) {
   auto* option = command.add_option("-c,--config", args.files,
                                     "Config file(s), YAML or JSON; later files override earlier ones");
+  option->allow_extra_args(false);  // `-c a.yaml key=value`: the override is not a second file
   if (config_required) option->required();
   command.add_option("overrides", args.overrides,
                      "Config overrides as key.path=value (beat the files), e.g. generate.top_p=0.9");

@@ -267,12 +267,20 @@ void apply_override(Config& config, const std::string& text, KeyOrigins* origins
     throw InputError("command-line override '" + text + "': expected key.path=value");
   }
   const std::string path = text.substr(0, equals);
+  // The value is YAML (so lists and null work), except that text which only YAML would read as
+  // a mapping ("Be brief: really.") stays the plain string the user typed.
+  const std::string raw_value = text.substr(equals + 1);
+  const bool explicit_collection = !raw_value.empty() && (raw_value[0] == '[' || raw_value[0] == '{');
   YAML::Node value;
   try {
-    value = YAML::Load(text.substr(equals + 1));
+    value = YAML::Load(raw_value);
   } catch (const YAML::Exception& e) {
-    throw InputError("command-line override '" + text + "': cannot parse the value: " + e.msg);
+    if (explicit_collection) {
+      throw InputError("command-line override '" + text + "': cannot parse the value: " + e.msg);
+    }
+    value = YAML::Node(raw_value);
   }
+  if (value.IsMap() && !explicit_collection) value = YAML::Node(raw_value);
   // Build {a: {b: {c: value}}} from "a.b.c" and apply it like a file.
   std::vector<std::string> parts;
   std::size_t begin = 0;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that selm's build, tests and main job need.
+# Idempotent: packages already present are skipped, and apt is not touched when nothing is missing.
+# Works as root, or through sudo for another user.
+set -euo pipefail
+
+packages=(
+  build-essential cmake g++ git pkg-config python3
+  libtorch-dev            # LibTorch 1.13 (CPU)
+  libopenblas0-pthread    # fast BLAS for LibTorch's CPU matmul (~20x over reference BLAS)
+  libgloo-dev             # needed by the c10d headers (data parallelism)
+  libsentencepiece-dev sentencepiece  # tokenizer library and its reference command-line tools
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev libcurl4-openssl-dev
+  fortunes-min fortunes   # English text of the built-in quickstart corpus
+)
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "setup.sh: run as root or install sudo" >&2
+  exit 1
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup.sh: all ${#packages[@]} packages already installed"
+else
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -q
+  "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# LibTorch calls the system BLAS through Debian's alternatives: make sure OpenBLAS serves it.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+case "$blas" in
+  *openblas*) ;;
+  *) echo "setup.sh: warning: libblas.so.3 resolves to '${blas:-nothing}', not OpenBLAS; CPU matmul will be slow" >&2 ;;
+esac
