@@ -1,0 +1,223 @@
+#include "selm/generate/generator.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <c10/core/InferenceMode.h>
+
+#include "selm/generate/sampler.hpp"
+#include "selm/util/error.hpp"
+
+namespace selm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
+
+// The fed id of a finished row; any valid id works since its mask column is 0.
+constexpr std::int64_t kPadFeedId = 0;
+
+}  // namespace
+
+Generator::Generator(LlamaForCausalLM model, SamplingConfig config, std::vector<std::int64_t> stop_token_ids,
+                     DecodeFunction decode)
+    : model_(std::move(model)),
+      config_(std::move(config)),
+      stop_token_ids_(std::move(stop_token_ids)),
+      decode_(std::move(decode)) {
+  config_.validate(FieldChecker("generate.", nullptr));
+}
+
+std::vector<GeneratedSequence> Generator::generate(const std::vector<std::vector<std::int64_t>>& prompts,
+                                                   const std::vector<std::int64_t>& prompt_indices) {
+  const auto call_start = Clock::now();
+  stats_ = GenerationStats{};
+  if (!prompt_indices.empty() && prompt_indices.size() != prompts.size()) {
+    throw std::invalid_argument("Generator::generate: prompt_indices must be empty or one per prompt");
+  }
+  const std::int64_t vocab = model_->config().vocab_size;
+  std::vector<std::vector<std::int64_t>> truncated(prompts.size());
+  std::vector<std::int64_t> indices(prompts.size());
+  for (std::size_t position = 0; position < prompts.size(); ++position) {
+    const auto& prompt = prompts[position];
+    indices[position] = prompt_indices.empty() ? static_cast<std::int64_t>(position) : prompt_indices[position];
+    if (prompt.empty()) throw InputError("prompt " + std::to_string(indices[position]) + ": no tokens");
+    for (const auto id : prompt) {
+      if (id < 0 || id >= vocab) {
+        throw InputError("prompt " + std::to_string(indices[position]) + ": token id " + std::to_string(id) +
+                         " outside the vocabulary [0, " + std::to_string(vocab) + ")");
+      }
+    }
+    const auto keep = std::min<std::size_t>(prompt.size(), static_cast<std::size_t>(config_.max_prompt_length));
+    truncated[position].assign(prompt.end() - static_cast<std::ptrdiff_t>(keep), prompt.end());
+  }
+
+  std::vector<WorkItem> work;
+  for (std::size_t position = 0; position < prompts.size(); ++position) {
+    for (std::int64_t sample = 0; sample < config_.num_samples; ++sample) work.push_back({position, sample});
+  }
+  // Longest first: similar lengths share a batch, and a too-long batch fails at the start.
+  std::stable_sort(work.begin(), work.end(), [&](const WorkItem& a, const WorkItem& b) {
+    return truncated[a.prompt_position].size() > truncated[b.prompt_position].size();
+  });
+
+  std::vector<GeneratedSequence> results(work.size());
+  std::vector<std::int64_t> samples_left(prompts.size(), config_.num_samples);
+  GenerationProgress progress;
+  progress.prompts_total = static_cast<std::int64_t>(prompts.size());
+  progress.sequences_total = static_cast<std::int64_t>(work.size());
+
+  c10::InferenceMode inference_mode;
+  const auto batch_size = static_cast<std::size_t>(config_.batch_size);
+  for (std::size_t begin = 0; begin < work.size(); begin += batch_size) {
+    const std::vector<WorkItem> batch(work.begin() + static_cast<std::ptrdiff_t>(begin),
+                                      work.begin() + static_cast<std::ptrdiff_t>(std::min(begin + batch_size, work.size())));
+    generate_batch(truncated, indices, batch, results);
+    for (const auto& item : batch) {
+      const auto& sequence = results[item.prompt_position * static_cast<std::size_t>(config_.num_samples) +
+                                     static_cast<std::size_t>(item.sample_index)];
+      progress.tokens_generated += static_cast<std::int64_t>(sequence.token_ids.size());
+      if (--samples_left[item.prompt_position] == 0) ++progress.prompts_done;
+    }
+    progress.sequences_done += static_cast<std::int64_t>(batch.size());
+    progress.elapsed_seconds = seconds_between(call_start, Clock::now());
+    if (progress_) progress_(progress);
+  }
+  stats_.generated_tokens = progress.tokens_generated;
+  stats_.total_seconds = seconds_between(call_start, Clock::now());
+  return results;
+}
+
+void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& prompts,
+                               const std::vector<std::int64_t>& prompt_indices, const std::vector<WorkItem>& batch,
+                               std::vector<GeneratedSequence>& results) {
+  const auto batch_start = Clock::now();
+  const auto rows = static_cast<std::int64_t>(batch.size());
+  const std::int64_t max_new = config_.max_new_tokens;
+  std::int64_t prompt_width = 0;
+  for (const auto& item : batch) {
+    prompt_width = std::max(prompt_width, static_cast<std::int64_t>(prompts[item.prompt_position].size()));
+  }
+  const std::int64_t capacity = prompt_width + max_new;
+
+  // Left padding: the prompt ends at column prompt_width - 1 in every row, so the next token of
+  // every row is read from the same position and written to the same cache slot.
+  auto host_ids = torch::full({rows, prompt_width}, kPadFeedId, torch::kLong);
+  auto host_mask = torch::zeros({rows, capacity}, torch::kLong);
+  auto ids_access = host_ids.accessor<std::int64_t, 2>();
+  auto mask_access = host_mask.accessor<std::int64_t, 2>();
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const auto& prompt = prompts[batch[static_cast<std::size_t>(row)].prompt_position];
+    const auto offset = prompt_width - static_cast<std::int64_t>(prompt.size());
+    for (std::size_t i = 0; i < prompt.size(); ++i) {
+      ids_access[row][offset + static_cast<std::int64_t>(i)] = prompt[i];
+      mask_access[row][offset + static_cast<std::int64_t>(i)] = 1;
+    }
+    stats_.prompt_tokens += static_cast<std::int64_t>(prompt.size());
+  }
+
+  const auto device = model_->device();
+  const auto input_ids = host_ids.to(device);
+  auto full_mask = host_mask.to(device);  // (B, capacity); column P + s is set when step s is fed
+  KVCache cache = model_->make_kv_cache(rows, capacity);
+
+  // Only the last prompt position's logits are needed: project that one, not all P.
+  const auto hidden = model_->model->forward(input_ids, full_mask.narrow(1, 0, prompt_width), torch::Tensor(), &cache);
+  auto logits = model_->logits_from_hidden(hidden.select(1, prompt_width - 1));  // (B, V)
+
+  const SamplerSettings settings{config_.temperature, config_.top_k, config_.top_p};
+  const bool sampling = config_.temperature > 0.0;
+  const bool check_stop_strings = decode_ && !config_.stop.empty();
+  auto step_logprobs = torch::zeros({rows, max_new}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+  std::vector<GeneratedSequence> sequences(batch.size());
+  std::vector<bool> alive(batch.size(), true);
+  for (std::size_t row = 0; row < batch.size(); ++row) {
+    sequences[row].prompt_index = prompt_indices[batch[row].prompt_position];
+    sequences[row].sample_index = batch[row].sample_index;
+    sequences[row].prompt_tokens = static_cast<std::int64_t>(prompts[batch[row].prompt_position].size());
+  }
+
+  auto decode_start = Clock::now();
+  for (std::int64_t step = 0; step < max_new; ++step) {
+    torch::Tensor uniforms;
+    if (sampling) {
+      uniforms = torch::empty({rows}, torch::kDouble);
+      auto uniform_access = uniforms.accessor<double, 1>();
+      for (std::int64_t row = 0; row < rows; ++row) {
+        const auto& sequence = sequences[static_cast<std::size_t>(row)];
+        uniform_access[row] = counter_uniform(static_cast<std::uint64_t>(config_.seed),
+                                              static_cast<std::uint64_t>(sequence.prompt_index),
+                                              static_cast<std::uint64_t>(sequence.sample_index),
+                                              static_cast<std::uint64_t>(step));
+      }
+    }
+    const auto next_tokens = sample_next_tokens(logits, uniforms, settings);  // (B) on device
+    step_logprobs.select(1, step).copy_(
+        torch::log_softmax(logits.to(torch::kFloat), -1).gather(1, next_tokens.unsqueeze(1)).squeeze(1));
+    const auto host_tokens = next_tokens.to(torch::kCPU);
+    const auto* chosen = host_tokens.data_ptr<std::int64_t>();
+    if (step == 0) {
+      decode_start = Clock::now();
+      stats_.prefill_seconds += seconds_between(batch_start, decode_start);
+    }
+
+    std::int64_t alive_count = 0;
+    for (std::size_t row = 0; row < batch.size(); ++row) {
+      if (!alive[row]) continue;
+      auto& sequence = sequences[row];
+      sequence.token_ids.push_back(chosen[row]);
+      if (std::find(stop_token_ids_.begin(), stop_token_ids_.end(), chosen[row]) != stop_token_ids_.end()) {
+        sequence.finish_reason = "eos";
+      } else if (check_stop_strings) {
+        const auto text = decode_(sequence.token_ids);
+        for (const auto& stop_string : config_.stop) {
+          if (text.find(stop_string) != std::string::npos) {
+            sequence.finish_reason = "stop";
+            sequence.stop_string = stop_string;
+            break;
+          }
+        }
+      }
+      if (sequence.finish_reason.empty() && static_cast<std::int64_t>(sequence.token_ids.size()) == max_new) {
+        sequence.finish_reason = "length";
+      }
+      alive[row] = sequence.finish_reason.empty();
+      alive_count += alive[row] ? 1 : 0;
+    }
+    if (alive_count == 0) break;
+
+    auto host_alive = torch::empty({rows}, torch::kBool);
+    auto* alive_flags = host_alive.data_ptr<bool>();
+    for (std::size_t row = 0; row < batch.size(); ++row) alive_flags[row] = alive[row];
+    const auto alive_on_device = host_alive.to(device);
+    const auto feed = next_tokens.masked_fill(alive_on_device.logical_not(), kPadFeedId).unsqueeze(1);  // (B, 1)
+    const std::int64_t slot = prompt_width + step;
+    full_mask.select(1, slot).copy_(alive_on_device);
+    logits = model_->forward(feed, full_mask.narrow(1, 0, slot + 1), torch::Tensor(), &cache).squeeze(1);
+    ++stats_.decode_steps;
+  }
+
+  const auto host_logprobs = step_logprobs.to(torch::kCPU);
+  const auto logprob_access = host_logprobs.accessor<float, 2>();
+  for (std::size_t row = 0; row < batch.size(); ++row) {
+    auto& sequence = sequences[row];
+    sequence.token_logprobs.resize(sequence.token_ids.size());
+    sequence.logprob = 0.0;
+    for (std::size_t i = 0; i < sequence.token_ids.size(); ++i) {
+      sequence.token_logprobs[i] = logprob_access[static_cast<std::int64_t>(row)][static_cast<std::int64_t>(i)];
+      sequence.logprob += sequence.token_logprobs[i];
+    }
+    const auto slot = batch[row].prompt_position * static_cast<std::size_t>(config_.num_samples) +
+                      static_cast<std::size_t>(batch[row].sample_index);
+    results[slot] = std::move(sequence);
+  }
+  stats_.decode_seconds += seconds_between(decode_start, Clock::now());
+  stats_.batches += 1;
+  stats_.sequences += rows;
+}
+
+}  // namespace selm

@@ -1,0 +1,250 @@
+#include "selm/model/llama.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "selm/util/error.hpp"
+
+namespace selm {
+
+namespace {
+
+void require(bool condition, const std::string& key, const std::string& message) {
+  if (!condition) throw InputError("key '" + key + "': " + message);
+}
+
+torch::nn::Linear make_linear(std::int64_t in_features, std::int64_t out_features) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in_features, out_features).bias(false));
+}
+
+// (..., D) -> (..., D): [-x2, x1] for x = [x1, x2] split at D/2.
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const std::int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+void check_llama_config(const LlamaConfig& config) {
+  require(config.vocab_size >= 1, "vocab_size", "must be at least 1 (take it from the tokenizer)");
+  require(config.hidden_size >= 1, "hidden_size", "must be at least 1");
+  require(config.intermediate_size >= 1, "intermediate_size", "must be at least 1");
+  require(config.num_hidden_layers >= 1, "num_hidden_layers", "must be at least 1");
+  require(config.num_attention_heads >= 1, "num_attention_heads", "must be at least 1");
+  require(config.num_key_value_heads >= 1, "num_key_value_heads", "must be at least 1");
+  require(config.num_attention_heads % config.num_key_value_heads == 0, "num_key_value_heads",
+          "must divide num_attention_heads (" + std::to_string(config.num_attention_heads) + "), got " +
+              std::to_string(config.num_key_value_heads));
+  require(config.head_dim >= 0, "head_dim", "must be >= 0 (0 = hidden_size / num_attention_heads)");
+  require(config.head_dim > 0 || config.hidden_size % config.num_attention_heads == 0, "hidden_size",
+          "must be a multiple of num_attention_heads when head_dim is 0");
+  require(config.resolved_head_dim() % 2 == 0, "head_dim", "must be even (rotary embedding pairs dimensions)");
+  require(config.rms_norm_eps > 0.0, "rms_norm_eps", "must be positive");
+  require(config.rope_theta > 0.0, "rope_theta", "must be positive");
+  require(config.sliding_window >= 0, "sliding_window", "must be >= 0 (0 = full attention)");
+  require(config.initializer_range >= 0.0, "initializer_range", "must be >= 0");
+}
+
+torch::Tensor position_ids_from_mask(const torch::Tensor& attention_mask, std::int64_t new_tokens) {
+  const auto real = attention_mask.to(torch::kLong);
+  const auto positions = (real.cumsum(-1) - 1).clamp_min(0);
+  return positions.narrow(1, positions.size(1) - new_tokens, new_tokens);
+}
+
+torch::Tensor build_attention_allowed(const torch::Tensor& attention_mask, std::int64_t new_tokens,
+                                      std::int64_t sliding_window) {
+  const std::int64_t total = attention_mask.size(1);
+  const auto device = attention_mask.device();
+  const auto long_options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  const auto key_slots = torch::arange(total, long_options);                               // (S)
+  const auto query_slots = torch::arange(total - new_tokens, total, long_options);         // (T)
+  const auto causal = key_slots.unsqueeze(0) <= query_slots.unsqueeze(1);                  // (T, S)
+  const auto key_is_real = attention_mask.to(torch::kBool);                                // (B, S)
+  auto allowed = causal.unsqueeze(0).logical_and(key_is_real.unsqueeze(1));               // (B, T, S)
+  if (sliding_window > 0) {
+    // Distances in real-token positions, so that pads between or before real tokens do not
+    // shrink the window.
+    const auto key_positions = key_is_real.to(torch::kLong).cumsum(-1) - 1;               // (B, S)
+    const auto query_positions = key_positions.narrow(1, total - new_tokens, new_tokens);  // (B, T)
+    const auto distance = query_positions.unsqueeze(2) - key_positions.unsqueeze(1);       // (B, T, S)
+    allowed = allowed.logical_and(distance < sliding_window);
+  }
+  return allowed.unsqueeze(1);
+}
+
+std::pair<torch::Tensor, torch::Tensor> rotary_cos_sin(const torch::Tensor& position_ids, std::int64_t head_dim,
+                                                       double rope_theta) {
+  const auto float_options = torch::TensorOptions().dtype(torch::kFloat).device(position_ids.device());
+  // inv_freq[i] = theta^(-2i / D), as transformers computes it (float32).
+  const auto exponents = torch::arange(0, head_dim, 2, float_options) / static_cast<double>(head_dim);
+  const auto inv_freq = torch::pow(rope_theta, exponents).reciprocal();                    // (D/2)
+  const auto angles = position_ids.to(torch::kFloat).unsqueeze(-1) * inv_freq;            // (B, T, D/2)
+  const auto doubled = torch::cat({angles, angles}, -1);                                   // (B, T, D)
+  return {doubled.cos(), doubled.sin()};
+}
+
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const auto cos_heads = cos.unsqueeze(1).to(x.scalar_type());  // (B, 1, T, D)
+  const auto sin_heads = sin.unsqueeze(1).to(x.scalar_type());
+  return x * cos_heads + rotate_half(x) * sin_heads;
+}
+
+torch::Tensor grouped_query_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                      const torch::Tensor& allowed) {
+  const std::int64_t batch = q.size(0), num_heads = q.size(1), queries = q.size(2), head_dim = q.size(3);
+  const std::int64_t num_kv_heads = k.size(1), keys = k.size(2);
+  const std::int64_t group = num_heads / num_kv_heads;
+  // Query head h uses key/value head h / group (transformers' repeat_kv). Folding the group into
+  // the query axis lets one batched matmul serve a whole group without copying k and v.
+  const auto grouped_q = q.reshape({batch, num_kv_heads, group * queries, head_dim});
+  auto scores = torch::matmul(grouped_q, k.transpose(-2, -1));                    // (B, n_kv, n_rep*T, S)
+  scores = scores.to(torch::kFloat).mul_(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  scores = scores.view({batch, num_kv_heads, group, queries, keys});
+  // The lowest finite value rather than -inf: a query with no visible key (a pad) then gets a
+  // uniform, finite distribution instead of NaN.
+  scores.masked_fill_(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
+  const auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({batch, num_kv_heads, group * queries, keys});
+  return torch::matmul(probs, v).view({batch, num_heads, queries, head_dim});
+}
+
+// ---------------------------------------------------------------------------------------------
+
+RMSNormImpl::RMSNormImpl(std::int64_t hidden_size, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({hidden_size}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  const auto x_float = x.to(torch::kFloat);
+  const auto normalised = x_float * torch::rsqrt(x_float.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  return weight * normalised.to(x.scalar_type());
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, std::int64_t layer_index)
+    : layer_index_(layer_index),
+      num_heads_(config.num_attention_heads),
+      num_kv_heads_(config.num_key_value_heads),
+      head_dim_(config.resolved_head_dim()) {
+  q_proj = register_module("q_proj", make_linear(config.hidden_size, num_heads_ * head_dim_));
+  k_proj = register_module("k_proj", make_linear(config.hidden_size, num_kv_heads_ * head_dim_));
+  v_proj = register_module("v_proj", make_linear(config.hidden_size, num_kv_heads_ * head_dim_));
+  o_proj = register_module("o_proj", make_linear(num_heads_ * head_dim_, config.hidden_size));
+}
+
+torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                          const torch::Tensor& allowed, KVCache* cache) {
+  const std::int64_t batch = x.size(0), tokens = x.size(1);
+  auto q = q_proj(x).view({batch, tokens, num_heads_, head_dim_}).transpose(1, 2);     // (B, H, T, D)
+  auto k = k_proj(x).view({batch, tokens, num_kv_heads_, head_dim_}).transpose(1, 2);  // (B, n_kv, T, D)
+  auto v = v_proj(x).view({batch, tokens, num_kv_heads_, head_dim_}).transpose(1, 2);  // (B, n_kv, T, D)
+  q = apply_rotary(q, cos, sin);
+  k = apply_rotary(k, cos, sin);
+  if (cache != nullptr) std::tie(k, v) = cache->append(layer_index_, k, v);             // (B, n_kv, S, D)
+  const auto attended = grouped_query_attention(q, k, v, allowed);                       // (B, H, T, D)
+  return o_proj(attended.transpose(1, 2).reshape({batch, tokens, num_heads_ * head_dim_}));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config) {
+  gate_proj = register_module("gate_proj", make_linear(config.hidden_size, config.intermediate_size));
+  up_proj = register_module("up_proj", make_linear(config.hidden_size, config.intermediate_size));
+  down_proj = register_module("down_proj", make_linear(config.intermediate_size, config.hidden_size));
+}
+
+torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, std::int64_t layer_index) {
+  self_attn = register_module("self_attn", LlamaAttention(config, layer_index));
+  mlp = register_module("mlp", LlamaMLP(config));
+  input_layernorm = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+}
+
+torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+                                             const torch::Tensor& sin, const torch::Tensor& allowed,
+                                             KVCache* cache) {
+  const auto h = x + self_attn(input_layernorm(x), cos, sin, allowed, cache);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+LlamaModelImpl::LlamaModelImpl(const LlamaConfig& config) : config_(config) {
+  check_llama_config(config);
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (std::int64_t index = 0; index < config.num_hidden_layers; ++index) {
+    layer_modules_.emplace_back(config, index);
+    layers->push_back(layer_modules_.back());
+  }
+  norm = register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+}
+
+torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                      const torch::Tensor& position_ids, KVCache* cache) {
+  const std::int64_t tokens = input_ids.size(1);
+  const std::int64_t cached = cache != nullptr ? cache->length() : 0;
+  if (input_ids.dim() != 2 || attention_mask.dim() != 2 || attention_mask.size(0) != input_ids.size(0) ||
+      attention_mask.size(1) != cached + tokens) {
+    throw std::invalid_argument("LlamaModel::forward: attention_mask must be (B, cached + T) = (" +
+                                std::to_string(input_ids.size(0)) + ", " + std::to_string(cached + tokens) + ")");
+  }
+  const auto mask = attention_mask.to(input_ids.device());
+  const auto positions = position_ids.defined() ? position_ids : position_ids_from_mask(mask, tokens);
+  const auto allowed = build_attention_allowed(mask, tokens, config_.sliding_window);
+  const auto [cos_table, sin_table] = rotary_cos_sin(positions, config_.resolved_head_dim(), config_.rope_theta);
+  auto hidden = embed_tokens(input_ids);
+  for (auto& layer : layer_modules_) hidden = layer(hidden, cos_table, sin_table, allowed, cache);
+  if (cache != nullptr) cache->advance(tokens);
+  return norm(hidden);
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config) : config_(config) {
+  model = register_module("model", LlamaModel(config));
+  if (!config.tie_word_embeddings) lm_head = register_module("lm_head", make_linear(config.hidden_size, config.vocab_size));
+  reset_parameters();
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
+  return logits_from_hidden(model(input_ids, attention_mask));
+}
+
+torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                            const torch::Tensor& position_ids, KVCache* cache) {
+  return logits_from_hidden(model(input_ids, attention_mask, position_ids, cache));
+}
+
+torch::Tensor LlamaForCausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) {
+  if (config_.tie_word_embeddings) return torch::nn::functional::linear(hidden, model->embed_tokens->weight);
+  return lm_head(hidden);
+}
+
+void LlamaForCausalLMImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  const double std_dev = config_.initializer_range;
+  model->embed_tokens->weight.normal_(0.0, std_dev);
+  for (auto& module : model->layers->children()) {
+    auto layer = std::dynamic_pointer_cast<LlamaDecoderLayerImpl>(module);
+    for (auto* linear : {&layer->self_attn->q_proj, &layer->self_attn->k_proj, &layer->self_attn->v_proj,
+                         &layer->self_attn->o_proj, &layer->mlp->gate_proj, &layer->mlp->up_proj,
+                         &layer->mlp->down_proj}) {
+      (*linear)->weight.normal_(0.0, std_dev);
+    }
+    layer->input_layernorm->weight.fill_(1.0);
+    layer->post_attention_layernorm->weight.fill_(1.0);
+  }
+  model->norm->weight.fill_(1.0);
+  if (lm_head) lm_head->weight.normal_(0.0, std_dev);
+}
+
+KVCache LlamaForCausalLMImpl::make_kv_cache(std::int64_t batch_size, std::int64_t max_length) const {
+  const auto& weight = model->embed_tokens->weight;
+  return KVCache(config_.num_hidden_layers, batch_size, config_.num_key_value_heads, max_length,
+                 config_.resolved_head_dim(), weight.options().requires_grad(false));
+}
+
+torch::Device LlamaForCausalLMImpl::device() const { return model->embed_tokens->weight.device(); }
+
+torch::Dtype LlamaForCausalLMImpl::dtype() const { return model->embed_tokens->weight.scalar_type(); }
+
+}  // namespace selm
