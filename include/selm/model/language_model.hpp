@@ -1,0 +1,31 @@
+// A model directory loaded for use: the Llama, its tokenizer and its chat formatting.
+// Generation, scoring, training and evaluation all start from this bundle.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "selm/config/config.hpp"
+#include "selm/model/device.hpp"
+#include "selm/model/llama.hpp"
+#include "selm/text/chat_format.hpp"
+#include "selm/text/tokenizer.hpp"
+
+namespace selm {
+
+struct LanguageModel {
+  fs::path directory;
+  Placement placement;
+  LlamaForCausalLM model{nullptr};
+  std::unique_ptr<Tokenizer> tokenizer;     // heap-held: the formatter points at it
+  std::unique_ptr<ChatFormatter> formatter;
+};
+
+// Loads DIR's weights onto the configured device/dtype, the tokenizer (tokenizer.path, or DIR's
+// tokenizer.model) and the chat template (tokenizer.chat_template). Checks that the tokenizer's
+// vocabulary fits the model's. Bad input is an InputError naming the file or key.
+LanguageModel load_language_model(const fs::path& directory, const ModelSettings& model_settings,
+                                  const TokenizerSettings& tokenizer_settings);
+
+}  // namespace selm
