@@ -1,0 +1,146 @@
+#include "selm/text/chat_template.hpp"
+
+#include "selm/util/error.hpp"
+
+namespace selm {
+namespace {
+
+// Jinja sources as transformers renders them (its environment sets trim_blocks and
+// lstrip_blocks; these templates put every newline inside a string so neither matters).
+constexpr const char* kZephyrJinja =
+    R"({% for message in messages %}{% if message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + eos_token + '\n' }})"
+    R"({% elif message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + eos_token + '\n' }})"
+    R"({% elif message['role'] == 'assistant' %}{{ '<|assistant|>\n' + message['content'] + eos_token + '\n' }})"
+    R"({% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %})";
+
+constexpr const char* kLlama2Jinja =
+    R"({% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %})"
+    R"({% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %})"
+    R"({% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %})"
+    R"({{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %})"
+    R"({% if loop.index0 == 0 and system_message != false %})"
+    R"({% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %})"
+    R"({% else %}{% set content = message['content'] %}{% endif %})"
+    R"({% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }})"
+    R"({% elif message['role'] == 'assistant' %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %})";
+
+constexpr const char* kChatmlJinja =
+    R"({% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }})"
+    R"({% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})";
+
+constexpr const char* kPlainJinja =
+    R"({% for message in messages %}{% if not loop.first %}{{ '\n' }}{% endif %}{{ message['content'] }}{% endfor %})";
+
+bool contains(const std::string& text, const char* marker) { return text.find(marker) != std::string::npos; }
+
+std::string strip(const std::string& text) {
+  const char* whitespace = " \t\n\r\v\f";
+  const auto first = text.find_first_not_of(whitespace);
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(whitespace) - first + 1);
+}
+
+void check_role(const ChatMessage& message, std::size_t index) {
+  if (message.role != "system" && message.role != "user" && message.role != "assistant")
+    throw InputError("messages[" + std::to_string(index) + "].role: unknown role '" + message.role +
+                     "' (expected system, user or assistant)");
+}
+
+}  // namespace
+
+bool operator==(const ChatMessage& a, const ChatMessage& b) { return a.role == b.role && a.content == b.content; }
+
+const std::vector<std::string>& ChatTemplate::builtin_names() {
+  static const std::vector<std::string> names = {"zephyr", "llama2", "chatml", "plain"};
+  return names;
+}
+
+ChatTemplate ChatTemplate::from_name(const std::string& name, const Tokenizer& tokenizer) {
+  return from_name(name, tokenizer, tokenizer.config());
+}
+
+ChatTemplate ChatTemplate::from_name(const std::string& name, const Tokenizer& tokenizer, const TokenizerConfig& config) {
+  std::string resolved = name;
+  if (name == "auto") {
+    const std::string& jinja = config.chat_template;
+    if (jinja.empty()) resolved = "plain";
+    else if (contains(jinja, "<|im_start|>")) resolved = "chatml";
+    else if (contains(jinja, "<|user|>")) resolved = "zephyr";
+    else if (contains(jinja, "[INST]")) resolved = "llama2";
+    else
+      throw_input_error(config.path.string(), 0,
+                        "chat_template is none of the built-in templates (zephyr, llama2, chatml, plain); "
+                        "set tokenizer.chat_template to the one the model was trained with");
+  } else if (resolved != "zephyr" && resolved != "llama2" && resolved != "chatml" && resolved != "plain") {
+    throw InputError("chat_template: unknown chat template '" + name + "' (known: auto, zephyr, llama2, chatml, plain)");
+  }
+
+  ChatTemplate chat_template;
+  chat_template.name_ = resolved;
+  const std::string model_file = tokenizer.model_path().string();
+  const std::string model_name = tokenizer.model_path().filename().string();
+  if (tokenizer.eos_id() < 0)
+    throw_input_error(model_file, 0, "template " + resolved + " needs an end-of-sequence token; " + model_name + " has none");
+  chat_template.eos_token_ = tokenizer.id_to_piece(tokenizer.eos_id());
+  if (tokenizer.bos_id() >= 0) chat_template.bos_token_ = tokenizer.id_to_piece(tokenizer.bos_id());
+  if (resolved == "llama2" && tokenizer.bos_id() < 0)
+    throw_input_error(model_file, 0, "template llama2 needs a beginning-of-sequence token; " + model_name + " has none");
+
+  if (resolved == "chatml") {
+    chat_template.end_of_turn_token_ = "<|im_end|>";
+    const auto id = tokenizer.token_to_id(chat_template.end_of_turn_token_);
+    if (!id) throw_input_error(model_file, 0, "template chatml needs <|im_end|> as a single token; " + model_name + " has none");
+    chat_template.end_of_turn_id_ = *id;
+  } else {
+    chat_template.end_of_turn_token_ = chat_template.eos_token_;
+    chat_template.end_of_turn_id_ = tokenizer.eos_id();
+  }
+  chat_template.stop_ids_ = {chat_template.end_of_turn_id_};
+  if (tokenizer.eos_id() != chat_template.end_of_turn_id_) chat_template.stop_ids_.push_back(tokenizer.eos_id());
+  if (resolved == "llama2") chat_template.response_prefix_ = " ";
+  return chat_template;
+}
+
+std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  for (std::size_t i = 0; i < messages.size(); ++i) check_role(messages[i], i);
+  std::string text;
+  if (name_ == "zephyr") {
+    for (const ChatMessage& message : messages)
+      text += "<|" + message.role + "|>\n" + message.content + eos_token_ + "\n";
+    if (add_generation_prompt) text += "<|assistant|>\n";
+  } else if (name_ == "chatml") {
+    for (const ChatMessage& message : messages)
+      text += "<|im_start|>" + message.role + "\n" + message.content + "<|im_end|>\n";
+    if (add_generation_prompt) text += "<|im_start|>assistant\n";
+  } else if (name_ == "plain") {
+    for (std::size_t i = 0; i < messages.size(); ++i) text += (i == 0 ? "" : "\n") + messages[i].content;
+  } else {  // llama2
+    std::size_t first = 0;
+    std::string system_block;
+    const bool has_system = !messages.empty() && messages[0].role == "system";
+    if (has_system) {
+      system_block = "<<SYS>>\n" + messages[0].content + "\n<</SYS>>\n\n";
+      first = 1;
+    }
+    for (std::size_t i = first; i < messages.size(); ++i) {
+      const ChatMessage& message = messages[i];
+      const bool user_turn = (i - first) % 2 == 0;
+      if ((message.role == "user") != user_turn || message.role == "system")
+        throw InputError("messages[" + std::to_string(i) + "].role: template llama2 needs an optional system message "
+                         "first, then user and assistant turns alternating from user; got '" + message.role + "'");
+      const std::string content = (i == first && has_system) ? system_block + message.content : message.content;
+      if (message.role == "user") text += bos_token_ + "[INST] " + strip(content) + " [/INST]";
+      else text += " " + strip(content) + " " + eos_token_;
+    }
+  }
+  return text;
+}
+
+std::string ChatTemplate::jinja() const {
+  if (name_ == "zephyr") return kZephyrJinja;
+  if (name_ == "llama2") return kLlama2Jinja;
+  if (name_ == "chatml") return kChatmlJinja;
+  return kPlainJinja;
+}
+
+}  // namespace selm
