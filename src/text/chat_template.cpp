@@ -63,7 +63,19 @@ ChatTemplate ChatTemplate::from_name(const std::string& name, const Tokenizer& t
   std::string resolved = name;
   if (name == "auto") {
     const std::string& jinja = config.chat_template;
+    // The Jinja that selm itself writes for a built-in template names that template exactly.
+    std::string exact_match;
+    for (const std::string& builtin : builtin_names()) {
+      if (jinja.empty()) break;
+      try {
+        if (from_name(builtin, tokenizer, config).jinja() == jinja) exact_match = builtin;
+      } catch (const InputError&) {
+        // this template cannot work with this tokenizer, so it is not the one
+      }
+      if (!exact_match.empty()) break;
+    }
     if (jinja.empty()) resolved = "plain";
+    else if (!exact_match.empty()) resolved = exact_match;
     else if (contains(jinja, "<|im_start|>")) resolved = "chatml";
     else if (contains(jinja, "<|user|>")) resolved = "zephyr";
     else if (contains(jinja, "[INST]")) resolved = "llama2";

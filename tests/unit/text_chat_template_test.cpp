@@ -103,6 +103,17 @@ TEST(TextChatTemplate, AutoRecognisesTemplatesFromConfig) {
   EXPECT_EQ(ChatTemplate::from_name("plain", *zephyr_tokenizer).name(), "plain");
 }
 
+TEST(TextChatTemplate, AutoRecognisesTheJinjaSelmWritesForEachTemplate) {
+  for (const std::string name : {"plain", "zephyr", "llama2", "chatml"}) {
+    const auto tokenizer = tokenizer_for(name == "chatml" ? "chatml" : "plain");
+    TempDir dir;
+    fs::copy_file(tokenizer->model_path(), dir / "tokenizer.model");
+    write_tokenizer_config_files(*tokenizer, dir.path(), name);
+    const auto reloaded = load_tokenizer(dir.path());
+    EXPECT_EQ(ChatTemplate::from_name("auto", *reloaded).name(), name);
+  }
+}
+
 TEST(TextChatTemplate, UnrecognisedOrUnknownTemplatesAreInputErrors) {
   TempDir dir;
   const auto tokenizer = tokenizer_with_config(dir, R"({"chat_template": "{{ messages[0]['content'] + '<|turn|>' }}"})");
