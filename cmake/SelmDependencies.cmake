@@ -19,3 +19,25 @@ add_library(sentencepiece::sentencepiece INTERFACE IMPORTED)
 set_target_properties(sentencepiece::sentencepiece PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES ${SENTENCEPIECE_INCLUDE_DIR}
   INTERFACE_LINK_LIBRARIES "${SENTENCEPIECE_TRAIN_LIBRARY};${SENTENCEPIECE_LIBRARY}")
+
+# HTTP client of the http judge (and the local server of its tests). Debian's cpp-httplib is a
+# compiled library whose header must see the feature macros it was built with (OpenSSL, zlib,
+# brotli), so they are taken from its pkg-config file; upstream's header-only httplib.h is the
+# fallback, with https only when OpenSSL is found.
+find_package(PkgConfig QUIET)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(CPPHTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+add_library(selm::httplib INTERFACE IMPORTED)
+if(TARGET PkgConfig::CPPHTTPLIB)
+  set_target_properties(selm::httplib PROPERTIES INTERFACE_LINK_LIBRARIES PkgConfig::CPPHTTPLIB)
+else()
+  find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+  find_package(OpenSSL QUIET)
+  set_target_properties(selm::httplib PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${HTTPLIB_INCLUDE_DIR})
+  if(OpenSSL_FOUND)
+    set_target_properties(selm::httplib PROPERTIES
+      INTERFACE_COMPILE_DEFINITIONS CPPHTTPLIB_OPENSSL_SUPPORT
+      INTERFACE_LINK_LIBRARIES "OpenSSL::SSL;OpenSSL::Crypto")
+  endif()
+endif()

@@ -39,6 +39,7 @@ int run(int argc, char** argv) {
   register_tokenizer_command(app);
   register_generate_command(app);
   register_bench_command(app);
+  register_judge_command(app);
   try {
     app.parse(argc, argv);
     return 0;

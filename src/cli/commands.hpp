@@ -25,5 +25,6 @@ void register_init_command(CLI::App& app);       // cmd_init.cpp
 void register_tokenizer_command(CLI::App& app);  // cmd_tokenizer.cpp
 void register_generate_command(CLI::App& app);   // cmd_generate.cpp
 void register_bench_command(CLI::App& app);      // cmd_bench.cpp
+void register_judge_command(CLI::App& app);      // cmd_judge.cpp
 
 }  // namespace selm::cli

@@ -342,6 +342,7 @@ void Config::validate(const FieldChecker& check) const {
   tokenizer.validate(check.nested("tokenizer"));
   architecture.validate(check.nested("architecture"));
   generate.validate(check.nested("generate"));
+  judge.validate(check.nested("judge"));
 }
 
 Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,

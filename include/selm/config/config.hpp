@@ -11,6 +11,7 @@
 #include "selm/config/field_checker.hpp"
 #include "selm/config/fields.hpp"
 #include "selm/generate/sampling_config.hpp"
+#include "selm/judge/judge_config.hpp"
 #include "selm/model/llama_config.hpp"
 
 namespace selm {
@@ -70,6 +71,7 @@ struct Config {
   TokenizerSettings tokenizer;
   LlamaConfig architecture;  // used by `selm init` to create a model
   SamplingConfig generate;
+  JudgeConfig judge;
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -78,6 +80,7 @@ struct Config {
     v.section("tokenizer", tokenizer, "Tokenizer and chat template");
     v.section("architecture", architecture, "Hyper-parameters of a new model (selm init); names as in Hugging Face config.json");
     v.section("generate", generate, "Generation and sampling");
+    v.section("judge", judge, "Judge that ranks candidate responses (selm judge, online rounds)");
   }
   void validate(const FieldChecker& check) const;
 };

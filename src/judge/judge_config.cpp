@@ -1,0 +1,50 @@
+#include "selm/judge/judge_config.hpp"
+
+#include <set>
+
+namespace selm {
+
+void LexiconJudgeConfig::validate(const FieldChecker& check) const {
+  check.require(target == "positive" || target == "negative", "target",
+                "must be positive or negative, got '" + target + "'");
+}
+
+void HttpJudgeConfig::validate(const FieldChecker& check) const {
+  check.require(temperature >= 0.0, "temperature", "must be >= 0");
+  check.require(max_tokens >= 1, "max_tokens", "must be >= 1");
+  check.require(timeout_seconds > 0.0, "timeout_seconds", "must be > 0");
+  check.require(max_concurrent >= 1 && max_concurrent <= 256, "max_concurrent", "must be in 1..256");
+  check.require(max_retries >= 0, "max_retries", "must be >= 0");
+  check.require(backoff_initial_seconds >= 0.0, "backoff_initial_seconds", "must be >= 0");
+  check.require(backoff_max_seconds >= backoff_initial_seconds, "backoff_max_seconds",
+                "must be >= backoff_initial_seconds");
+  for (const char* placeholder : {"{prompt}", "{response_a}", "{response_b}"}) {
+    check.require(prompt_template.find(placeholder) != std::string::npos, "prompt_template",
+                  std::string("must contain ") + placeholder);
+  }
+}
+
+void CommandJudgeConfig::validate(const FieldChecker& check) const {
+  check.require(timeout_seconds > 0.0, "timeout_seconds", "must be > 0");
+  check.require(max_restarts >= 0, "max_restarts", "must be >= 0");
+}
+
+void JudgeConfig::validate(const FieldChecker& check) const {
+  static const std::set<std::string> types = {"lexicon", "http", "command", "reward_model"};
+  check.require(types.count(type) == 1, "type",
+                "unknown judge type '" + type + "' (known: lexicon, http, command, reward_model)");
+  check.require(batch_size >= 1, "batch_size", "must be >= 1");
+  lexicon.validate(check.nested("lexicon"));
+  http.validate(check.nested("http"));
+  command.validate(check.nested("command"));
+  // Settings that only the selected judge needs.
+  if (type == "http") {
+    check.require(!http.base_url.empty(), "http.base_url", "the http judge needs a base URL, e.g. http://127.0.0.1:8000/v1");
+    check.require(!http.model.empty(), "http.model", "the http judge needs a model name");
+  }
+  if (type == "command") {
+    check.require(!command.argv.empty(), "command.argv", "the command judge needs a program to run, e.g. [python3, judge.py]");
+  }
+}
+
+}  // namespace selm

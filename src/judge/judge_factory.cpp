@@ -1,0 +1,33 @@
+#include "selm/judge/judge_factory.hpp"
+
+#include "selm/judge/command_judge.hpp"
+#include "selm/judge/http_judge.hpp"
+#include "selm/judge/judgment_cache.hpp"
+#include "selm/judge/lexicon_judge.hpp"
+#include "selm/util/error.hpp"
+
+namespace selm {
+
+std::unique_ptr<Judge> make_judge(const JudgeConfig& config, const JudgeBuildOptions& options) {
+  std::unique_ptr<Judge> judge;
+  if (config.type == "lexicon") {
+    judge = std::make_unique<LexiconJudge>(config.lexicon);
+  } else if (config.type == "http") {
+    judge = std::make_unique<HttpJudge>(config.http);
+  } else if (config.type == "command") {
+    judge = std::make_unique<CommandJudge>(config.command);
+  } else if (config.type == "reward_model") {
+    // Extension point: a Llama backbone with a scalar head (LlamaForSequenceClassification
+    // layout) plugs in here once the model area provides it.
+    throw InputError("key 'judge.type': the reward_model judge is not available yet (use lexicon, http or command)");
+  } else {
+    throw InputError("key 'judge.type': unknown judge type '" + config.type +
+                     "' (known: lexicon, http, command, reward_model)");
+  }
+  if (options.use_cache && !config.cache_dir.empty()) {
+    judge = std::make_unique<CachedJudge>(std::move(judge), config.cache_dir);
+  }
+  return judge;
+}
+
+}  // namespace selm
