@@ -343,6 +343,7 @@ void Config::validate(const FieldChecker& check) const {
   architecture.validate(check.nested("architecture"));
   generate.validate(check.nested("generate"));
   judge.validate(check.nested("judge"));
+  train.validate(check.nested("train"));
 }
 
 Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,

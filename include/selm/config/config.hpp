@@ -12,6 +12,7 @@
 #include "selm/config/fields.hpp"
 #include "selm/generate/sampling_config.hpp"
 #include "selm/judge/judge_config.hpp"
+#include "selm/train/train_config.hpp"
 #include "selm/model/llama_config.hpp"
 
 namespace selm {
@@ -72,6 +73,7 @@ struct Config {
   LlamaConfig architecture;  // used by `selm init` to create a model
   SamplingConfig generate;
   JudgeConfig judge;
+  TrainConfig train;
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -81,6 +83,7 @@ struct Config {
     v.section("architecture", architecture, "Hyper-parameters of a new model (selm init); names as in Hugging Face config.json");
     v.section("generate", generate, "Generation and sampling");
     v.section("judge", judge, "Judge that ranks candidate responses (selm judge, online rounds)");
+    v.section("train", train, "Preference and SFT training: loss, optimiser, schedule, batching, checkpoints");
   }
   void validate(const FieldChecker& check) const;
 };
