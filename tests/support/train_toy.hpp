@@ -1,0 +1,48 @@
+// A toy regression problem for testing the training loop without a language model: a small MLP
+// (8 -> 16 -> 1, with dropout so that the RNG state matters, 161 parameters) on synthetic data.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "selm/train/training_loop.hpp"
+
+namespace selm::test {
+
+struct ToyRegressionImpl : torch::nn::Module {
+  explicit ToyRegressionImpl(double dropout_probability = 0.1);
+  // x: (B, 8) -> (B, 1)
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Linear hidden{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  torch::nn::Linear output{nullptr};
+};
+TORCH_MODULE(ToyRegression);
+
+struct ToyRegressionData {
+  torch::Tensor inputs;   // (N, 8)
+  torch::Tensor targets;  // (N, 1)
+};
+
+// N examples of a fixed noisy non-linear function, from `seed` (own generator: the global one
+// is left alone).
+ToyRegressionData toy_regression_data(std::int64_t num_examples, std::uint64_t seed);
+
+// Mean squared error over the micro-batch; metrics "loss" and "mean_abs_error"; 8 "tokens" per
+// example (the input width), so that tokens/s is non-zero.
+StepFunction toy_step_function(ToyRegression model, ToyRegressionData data);
+
+// Loop options writing into `output_dir`, saving and loading the model with
+// save_module_weights / load_module_weights; progress display off.
+TrainingLoopOptions toy_loop_options(ToyRegression model, const std::filesystem::path& output_dir,
+                                     std::int64_t num_examples);
+
+// Parameters by name, cloned.
+std::map<std::string, torch::Tensor> parameter_snapshot(torch::nn::Module& module);
+
+}  // namespace selm::test
