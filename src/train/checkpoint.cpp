@@ -99,6 +99,7 @@ nlohmann::json state_to_json(const TrainerState& state) {
                         {"epochs", state.epochs},
                         {"seed", state.seed},
                         {"shuffle", state.shuffle},
+                        {"torch_threads", state.torch_threads},
                         {"elapsed_seconds", state.elapsed_seconds},
                         {"config_hash", state.config_hash}};
 }
@@ -198,6 +199,7 @@ TrainerState read_trainer_state(const fs::path& checkpoint_dir) {
   get("epochs", state.epochs);
   get("seed", state.seed);
   get("shuffle", state.shuffle);
+  get("torch_threads", state.torch_threads);
   get("elapsed_seconds", state.elapsed_seconds);
   get("config_hash", state.config_hash);
   return state;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <ATen/Parallel.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
@@ -175,6 +176,11 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
       log::warn("resuming from " + checkpoint->string() + ", whose config differs from this run's (see its " +
                 kCheckpointConfigFile + ")");
     }
+    if (stored.torch_threads != torch::get_num_threads()) {
+      log::warn("the checkpoint was written with " + std::to_string(stored.torch_threads) +
+                " torch threads, this run uses " + std::to_string(torch::get_num_threads()) +
+                ": results will not be bit-identical to an uninterrupted run");
+    }
     state = load_checkpoint(*checkpoint, options.load_model, *optimizer);
     result.resumed_from_step = state.global_step;
     truncate_metrics_after(metrics_file, state.global_step);
@@ -207,6 +213,7 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
 
   auto write_checkpoint = [&] {
     state.elapsed_seconds = elapsed();
+    state.torch_threads = torch::get_num_threads();
     save_checkpoint(output_dir, state, options.save_model, *optimizer, options.config_yaml);
   };
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <iostream>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -77,6 +78,7 @@ TEST(TrainCheckpointSigkill, KilledAtRandomMomentsAndResumedEqualsAnUninterrupte
   std::mt19937 random(20240531);
   const fs::path crashed = dir / "crashed";
   int kills = 0;
+  int kills_inside_a_save = 0;  // informational: depends on timing
   std::int64_t last_step_seen = 0;
   for (int attempt = 0; attempt < 6 && checkpoint_step(crashed) < total_steps - 8; ++attempt) {
     const std::int64_t start_step = std::max<std::int64_t>(0, checkpoint_step(crashed));
@@ -90,12 +92,18 @@ TEST(TrainCheckpointSigkill, KilledAtRandomMomentsAndResumedEqualsAnUninterrupte
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     const int code = wait_exit_code(pid);
     if (code == 128 + SIGKILL) ++kills;
+    for (const auto& entry : fs::directory_iterator(crashed)) {
+      if (entry.path().filename().string().rfind("checkpoint.tmp-", 0) == 0) ++kills_inside_a_save;
+    }
     const std::int64_t step = checkpoint_step(crashed);
     EXPECT_GE(step, start_step) << "a checkpoint went backwards or was lost";
     EXPECT_GE(step, last_step_seen);
     last_step_seen = step;
   }
   EXPECT_GE(kills, 3);
+  RecordProperty("kills", kills);
+  RecordProperty("kills_inside_a_checkpoint_write", kills_inside_a_save);
+  std::cout << kills << " kills, " << kills_inside_a_save << " of them inside a checkpoint write\n";
   ASSERT_EQ(wait_exit_code(spawn_helper(crashed, 0)), 0) << test::read_text(dir / "crashed.log");
 
   const auto expected = final_weights(dir / "straight");

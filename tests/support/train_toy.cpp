@@ -6,20 +6,20 @@
 
 namespace selm::test {
 
-ToyRegressionImpl::ToyRegressionImpl(double dropout_probability) {
-  hidden = register_module("hidden", torch::nn::Linear(8, 16));
+ToyRegressionImpl::ToyRegressionImpl(double dropout_probability, std::int64_t input_width, std::int64_t hidden_width) {
+  hidden = register_module("hidden", torch::nn::Linear(input_width, hidden_width));
   dropout = register_module("dropout", torch::nn::Dropout(dropout_probability));
-  output = register_module("output", torch::nn::Linear(16, 1));
+  output = register_module("output", torch::nn::Linear(hidden_width, 1));
 }
 
 torch::Tensor ToyRegressionImpl::forward(const torch::Tensor& x) {
   return output->forward(dropout->forward(torch::tanh(hidden->forward(x))));
 }
 
-ToyRegressionData toy_regression_data(std::int64_t num_examples, std::uint64_t seed) {
+ToyRegressionData toy_regression_data(std::int64_t num_examples, std::uint64_t seed, std::int64_t input_width) {
   auto generator = at::detail::createCPUGenerator(seed);
   ToyRegressionData data;
-  data.inputs = at::randn({num_examples, 8}, generator, torch::kFloat32);
+  data.inputs = at::randn({num_examples, input_width}, generator, torch::kFloat32);
   const torch::Tensor noise = at::randn({num_examples, 1}, generator, torch::kFloat32);
   data.targets = torch::sin(data.inputs.narrow(1, 0, 4).sum(1, true)) + 0.5 * data.inputs.narrow(1, 4, 1) + 0.1 * noise;
   return data;
@@ -33,7 +33,7 @@ StepFunction toy_step_function(ToyRegression model, ToyRegressionData data) {
     StepOutput output;
     output.loss = error.pow(2).mean();
     output.metrics["mean_abs_error"] = error.detach().abs().mean().item<double>();
-    output.num_tokens = 8 * static_cast<std::int64_t>(example_indices.size());
+    output.num_tokens = data.inputs.size(1) * static_cast<std::int64_t>(example_indices.size());
     return output;
   };
 }

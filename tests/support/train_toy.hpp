@@ -1,5 +1,6 @@
 // A toy regression problem for testing the training loop without a language model: a small MLP
-// (8 -> 16 -> 1, with dropout so that the RNG state matters, 161 parameters) on synthetic data.
+// (by default 8 -> 16 -> 1, with dropout so that the RNG state matters, 161 parameters) on
+// synthetic data. Wider variants exercise multi-threaded kernels.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +15,9 @@
 namespace selm::test {
 
 struct ToyRegressionImpl : torch::nn::Module {
-  explicit ToyRegressionImpl(double dropout_probability = 0.1);
-  // x: (B, 8) -> (B, 1)
+  explicit ToyRegressionImpl(double dropout_probability = 0.1, std::int64_t input_width = 8,
+                             std::int64_t hidden_width = 16);
+  // x: (B, input_width) -> (B, 1)
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::Linear hidden{nullptr};
@@ -25,16 +27,16 @@ struct ToyRegressionImpl : torch::nn::Module {
 TORCH_MODULE(ToyRegression);
 
 struct ToyRegressionData {
-  torch::Tensor inputs;   // (N, 8)
+  torch::Tensor inputs;   // (N, input_width)
   torch::Tensor targets;  // (N, 1)
 };
 
 // N examples of a fixed noisy non-linear function, from `seed` (own generator: the global one
-// is left alone).
-ToyRegressionData toy_regression_data(std::int64_t num_examples, std::uint64_t seed);
+// is left alone). input_width >= 5.
+ToyRegressionData toy_regression_data(std::int64_t num_examples, std::uint64_t seed, std::int64_t input_width = 8);
 
-// Mean squared error over the micro-batch; metrics "loss" and "mean_abs_error"; 8 "tokens" per
-// example (the input width), so that tokens/s is non-zero.
+// Mean squared error over the micro-batch; metrics "loss" and "mean_abs_error"; input_width
+// "tokens" per example, so that tokens/s is non-zero.
 StepFunction toy_step_function(ToyRegression model, ToyRegressionData data);
 
 // Loop options writing into `output_dir`, saving and loading the model with

@@ -27,6 +27,7 @@ TrainerState sample_state() {
   state.epochs = 4;
   state.seed = 42;
   state.shuffle = false;
+  state.torch_threads = 3;
   state.elapsed_seconds = 12.5;
   return state;
 }
@@ -91,6 +92,7 @@ TEST(TrainCheckpointFiles, SaveAndLoadRoundTripEverything) {
   EXPECT_EQ(state.epochs, 4);
   EXPECT_EQ(state.seed, 42);
   EXPECT_FALSE(state.shuffle);
+  EXPECT_EQ(state.torch_threads, 3);
   EXPECT_EQ(state.elapsed_seconds, 12.5);
   for (const auto& [name, value] : test::parameter_snapshot(*saved.model)) {
     EXPECT_TRUE(torch::equal(test::parameter_snapshot(*model).at(name), value)) << name;

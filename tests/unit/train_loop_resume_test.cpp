@@ -41,11 +41,12 @@ struct Trainee {
 };
 
 // A new process's view: a model initialised from `init_seed` (resuming overwrites it).
-Trainee make_trainee(const fs::path& dir, std::uint64_t init_seed) {
+Trainee make_trainee(const fs::path& dir, std::uint64_t init_seed, std::int64_t input_width = 8,
+                     std::int64_t hidden_width = 16) {
   torch::manual_seed(init_seed);
-  Trainee trainee{test::ToyRegression(0.2), {}, {}};
+  Trainee trainee{test::ToyRegression(0.2, input_width, hidden_width), {}, {}};
   trainee.options = test::toy_loop_options(trainee.model, dir, kExamples);
-  trainee.step = test::toy_step_function(trainee.model, test::toy_regression_data(kExamples, 8));
+  trainee.step = test::toy_step_function(trainee.model, test::toy_regression_data(kExamples, 8, input_width));
   return trainee;
 }
 
@@ -130,6 +131,21 @@ TEST_F(TrainLoopResume, CrashAfterACheckpointRedoesTheLostStepsExactly) {
     EXPECT_EQ(resumed_records[i].second.at("loss"), straight_records[i].second.at("loss")) << "step " << i + 1;
     EXPECT_EQ(resumed_records[i].second.at("grad_norm"), straight_records[i].second.at("grad_norm"));
   }
+}
+
+TEST_F(TrainLoopResume, WideModelWithMultiThreadedKernelsResumesBitIdentically) {
+  // 256 -> 1024 -> 1: 264k parameters, large enough for the matrix products and the AdamW
+  // updates to be split across the two threads.
+  test::TempDir dir;
+  const TrainConfig config = resume_config();
+  Trainee straight = make_trainee(dir / "straight", 100, 256, 1024);
+  run_training_loop(*straight.model, config, straight.options, straight.step);
+  Trainee first = make_trainee(dir / "resumed", 100, 256, 1024);
+  first.options.stop_after_step = 6;
+  run_training_loop(*first.model, config, first.options, first.step);
+  Trainee second = make_trainee(dir / "resumed", 3, 256, 1024);
+  EXPECT_EQ(run_training_loop(*second.model, config, second.options, second.step).resumed_from_step, 6);
+  expect_bit_identical(*straight.model, *second.model);
 }
 
 TEST_F(TrainLoopResume, ResumingAFinishedRunDoesNothing) {

@@ -57,6 +57,7 @@ struct TrainerState {
   std::int64_t epochs = 0;
   std::int64_t seed = 0;
   bool shuffle = true;
+  std::int64_t torch_threads = 0;           // intra-op threads of the saving process (bit-exact resume needs the same)
   double elapsed_seconds = 0.0;             // training time summed over every process of the run
   std::string config_hash;                  // config_hash() of config.yaml
 };
