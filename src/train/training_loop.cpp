@@ -1,0 +1,369 @@
+#include "selm/train/training_loop.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <ATen/Parallel.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+
+#include "selm/train/lr_schedule.hpp"
+#include "selm/train/optimizer.hpp"
+#include "selm/train/shuffle.hpp"
+#include "selm/util/error.hpp"
+#include "selm/util/files.hpp"
+#include "selm/util/log.hpp"
+#include "selm/util/progress.hpp"
+
+namespace selm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+std::vector<std::int64_t> epoch_order(std::int64_t num_examples, const TrainConfig& config, std::int64_t epoch) {
+  if (config.shuffle) return epoch_permutation(num_examples, static_cast<std::uint64_t>(config.seed), epoch);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(num_examples));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  return order;
+}
+
+std::string format_number(const char* format, double value) {
+  char text[64];
+  std::snprintf(text, sizeof(text), format, value);
+  return text;
+}
+
+// Global L2 norm of the gradients; clip_grad_norm_ computes the same when clipping is on.
+double gradient_norm(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& parameter : parameters) {
+    if (parameter.grad().defined()) norms.push_back(parameter.grad().detach().norm(2));
+  }
+  if (norms.empty()) return 0.0;
+  return torch::stack(norms).norm(2).item<double>();
+}
+
+// Mean of metric maps with weights (examples per micro-batch, or 1 per step).
+class MetricAverager {
+ public:
+  void add(const std::map<std::string, double>& metrics, double weight) {
+    for (const auto& [name, value] : metrics) {
+      auto& entry = sums_[name];
+      entry.first += value * weight;
+      entry.second += weight;
+    }
+  }
+  std::map<std::string, double> mean() const {
+    std::map<std::string, double> result;
+    for (const auto& [name, entry] : sums_) result[name] = entry.first / entry.second;
+    return result;
+  }
+  void clear() { sums_.clear(); }
+
+ private:
+  std::map<std::string, std::pair<double, double>> sums_;
+};
+
+// Keeps the metric records of steps <= last_step: records written after the checkpoint that a
+// resumed run restarts from would otherwise appear twice.
+void truncate_metrics_after(const fs::path& file, std::int64_t last_step) {
+  if (!fs::exists(file)) return;
+  std::string kept;
+  for (const auto& [line, record] : read_jsonl(file, /*tolerate_partial_tail=*/true)) {
+    (void)line;
+    const auto step = record.find("step");
+    if (step != record.end() && step->is_number_integer() && step->get<std::int64_t>() <= last_step) {
+      kept += record.dump() + "\n";
+    }
+  }
+  write_file_atomic(file, kept);
+}
+
+void require_matches(const fs::path& checkpoint_dir, const char* key, std::int64_t stored, std::int64_t current,
+                     const std::string& what) {
+  if (stored == current) return;
+  throw InputError((checkpoint_dir / kTrainerStateFile).string() + ": key '" + key + "': the checkpoint was made with " +
+                   std::to_string(stored) + " but this run has " + std::to_string(current) + " (" + what +
+                   "); resume with the same data and batching, or start a fresh run");
+}
+
+}  // namespace
+
+TrainingPlan plan_training(std::int64_t num_examples, const TrainConfig& config) {
+  if (num_examples < 1) throw InputError("training set: no examples to train on");
+  if (config.batch_size < 1) throw InputError("key 'batch_size': must be at least 1");
+  if (config.gradient_accumulation_steps < 1) throw InputError("key 'gradient_accumulation_steps': must be at least 1");
+  if (config.epochs < 1) throw InputError("key 'epochs': must be at least 1");
+  TrainingPlan plan;
+  plan.micro_batches_per_epoch = ceil_div(num_examples, config.batch_size);
+  plan.steps_per_epoch = ceil_div(plan.micro_batches_per_epoch, config.gradient_accumulation_steps);
+  plan.total_steps = plan.steps_per_epoch * config.epochs;
+  return plan;
+}
+
+std::vector<std::int64_t> micro_batch_examples(std::int64_t num_examples, const TrainConfig& config,
+                                               std::int64_t epoch, std::int64_t micro_batch) {
+  const std::vector<std::int64_t> order = epoch_order(num_examples, config, epoch);
+  const std::int64_t begin = std::min(num_examples, micro_batch * config.batch_size);
+  const std::int64_t end = std::min(num_examples, begin + config.batch_size);
+  return {order.begin() + begin, order.begin() + end};
+}
+
+TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& config,
+                                 const TrainingLoopOptions& options, const StepFunction& step) {
+  if (!step) throw std::invalid_argument("run_training_loop: no step function");
+  if (!options.save_model || !options.load_model) {
+    throw std::invalid_argument("run_training_loop: save_model and load_model callbacks are required");
+  }
+  if (config.log_every < 1) throw InputError("key 'log_every': must be at least 1");
+  if (config.save_every < 0) throw InputError("key 'save_every': must be 0 (only at the end) or positive");
+  const std::int64_t num_examples = options.num_examples;
+  const TrainingPlan plan = plan_training(num_examples, config);
+  const LrScheduleType schedule = parse_lr_schedule_type(config.lr_schedule);
+  const std::int64_t warmup_steps = warmup_steps_for(config.warmup_ratio, plan.total_steps);
+  const fs::path& output_dir = options.output_dir;
+  const fs::path metrics_file = output_dir / kTrainMetricsFile;
+
+  fs::create_directories(output_dir);
+  model.train();
+  std::vector<torch::Tensor> parameters;
+  for (const auto& parameter : model.parameters()) {
+    if (parameter.requires_grad()) parameters.push_back(parameter);
+  }
+  auto optimizer = make_adamw(model, config);
+
+  TrainerState state;
+  state.total_steps = plan.total_steps;
+  state.num_examples = num_examples;
+  state.batch_size = config.batch_size;
+  state.gradient_accumulation_steps = config.gradient_accumulation_steps;
+  state.epochs = config.epochs;
+  state.seed = config.seed;
+  state.shuffle = config.shuffle;
+
+  TrainingResult result;
+  result.total_steps = plan.total_steps;
+  remove_stale_checkpoint_temporaries(output_dir);
+  const std::optional<fs::path> checkpoint = find_checkpoint(output_dir);
+  if (checkpoint && options.resume) {
+    const TrainerState stored = read_trainer_state(*checkpoint);
+    require_matches(*checkpoint, "num_examples", stored.num_examples, num_examples, "training examples");
+    require_matches(*checkpoint, "batch_size", stored.batch_size, config.batch_size, "batch_size");
+    require_matches(*checkpoint, "gradient_accumulation_steps", stored.gradient_accumulation_steps,
+                    config.gradient_accumulation_steps, "gradient_accumulation_steps");
+    require_matches(*checkpoint, "epochs", stored.epochs, config.epochs, "epochs");
+    require_matches(*checkpoint, "seed", stored.seed, config.seed, "seed");
+    require_matches(*checkpoint, "shuffle", stored.shuffle, config.shuffle, "shuffle");
+    require_matches(*checkpoint, "total_steps", stored.total_steps, plan.total_steps, "optimiser steps");
+    if (stored.global_step < 0 || stored.global_step > plan.total_steps) {
+      throw InputError((*checkpoint / kTrainerStateFile).string() + ": key 'global_step': " +
+                       std::to_string(stored.global_step) + " is outside 0.." + std::to_string(plan.total_steps));
+    }
+    if (stored.config_hash != config_hash(options.config_yaml)) {
+      log::warn("resuming from " + checkpoint->string() + ", whose config differs from this run's (see its " +
+                kCheckpointConfigFile + ")");
+    }
+    if (stored.torch_threads != torch::get_num_threads()) {
+      log::warn("the checkpoint was written with " + std::to_string(stored.torch_threads) +
+                " torch threads, this run uses " + std::to_string(torch::get_num_threads()) +
+                ": results will not be bit-identical to an uninterrupted run");
+    }
+    state = load_checkpoint(*checkpoint, options.load_model, *optimizer);
+    result.resumed_from_step = state.global_step;
+    truncate_metrics_after(metrics_file, state.global_step);
+    log::info("resuming training from " + checkpoint->string() + " at step " + std::to_string(state.global_step) +
+              "/" + std::to_string(plan.total_steps));
+  } else {
+    if (checkpoint) {
+      log::info("not resuming: removing the previous run's checkpoint in " + output_dir.string());
+      fs::remove_all(output_dir / kCheckpointDirName);
+      fs::remove_all(output_dir / kPreviousCheckpointDirName);
+    }
+    std::error_code ignored;
+    fs::remove(metrics_file, ignored);
+  }
+  log::info("training: " + std::to_string(num_examples) + " examples, " + std::to_string(config.epochs) +
+            " epoch(s) x " + std::to_string(plan.steps_per_epoch) + " optimiser steps of up to " +
+            std::to_string(config.batch_size * config.gradient_accumulation_steps) + " examples, " +
+            std::to_string(warmup_steps) + " warmup steps");
+
+  JsonlWriter metrics_writer(metrics_file, /*append=*/true);
+  const std::int64_t last_step =
+      options.stop_after_step > 0 ? std::min(options.stop_after_step, plan.total_steps) : plan.total_steps;
+  std::unique_ptr<Progress> progress;
+  if (options.show_progress && state.global_step < last_step) {
+    progress = std::make_unique<Progress>("train", last_step - state.global_step, "steps");
+  }
+  const double elapsed_before = state.elapsed_seconds;
+  const Clock::time_point process_start = Clock::now();
+  auto elapsed = [&] { return elapsed_before + seconds_since(process_start); };
+
+  auto write_checkpoint = [&] {
+    state.elapsed_seconds = elapsed();
+    state.torch_threads = torch::get_num_threads();
+    save_checkpoint(output_dir, state, options.save_model, *optimizer, options.config_yaml);
+  };
+
+  // What one metrics record averages: the steps since the previous record.
+  MetricAverager window_metrics;
+  double window_grad_norm = 0.0, window_forward_s = 0.0, window_backward_s = 0.0, window_optimizer_s = 0.0;
+  std::int64_t window_steps = 0, window_tokens = 0;
+  Clock::time_point window_start = Clock::now();
+  std::string progress_status;
+
+  std::int64_t order_epoch = -1;
+  std::vector<std::int64_t> order;
+  std::int64_t last_saved_step = result.resumed_from_step;
+  optimizer->zero_grad();
+
+  while (state.global_step < last_step) {
+    const std::int64_t epoch = state.global_step / plan.steps_per_epoch;
+    const std::int64_t step_in_epoch = state.global_step % plan.steps_per_epoch;
+    if (epoch != order_epoch) {
+      order = epoch_order(num_examples, config, epoch);
+      order_epoch = epoch;
+    }
+    const std::int64_t first_micro = step_in_epoch * config.gradient_accumulation_steps;
+    const std::int64_t end_micro =
+        std::min(first_micro + config.gradient_accumulation_steps, plan.micro_batches_per_epoch);
+    const std::int64_t first_example = first_micro * config.batch_size;
+    const std::int64_t end_example = std::min(num_examples, end_micro * config.batch_size);
+    const auto examples_in_step = static_cast<double>(end_example - first_example);
+    const std::int64_t step_number = state.global_step + 1;
+
+    const double learning_rate =
+        learning_rate_at(schedule, config.learning_rate, state.global_step, plan.total_steps, warmup_steps);
+    set_learning_rate(*optimizer, learning_rate);
+
+    auto non_finite = [&](const std::string& what, double value, const std::string& where) {
+      std::ostringstream message;
+      message << "training stopped at step " << step_number << "/" << plan.total_steps << " (epoch " << epoch
+              << "): " << what << " is " << value << where << "; the optimiser step was not taken";
+      const std::optional<fs::path> kept = find_checkpoint(output_dir);
+      if (kept) message << "; the last good checkpoint is " << kept->string() << " (step " << last_saved_step << ")";
+      else message << "; no checkpoint had been written yet";
+      return NonFiniteTrainingError(message.str());
+    };
+
+    MetricAverager step_metrics;
+    std::int64_t step_tokens = 0;
+    for (std::int64_t micro = first_micro; micro < end_micro; ++micro) {
+      const std::int64_t begin = micro * config.batch_size;
+      const std::int64_t end = std::min(num_examples, begin + config.batch_size);
+      const std::vector<std::int64_t> indices(order.begin() + begin, order.begin() + end);
+      const std::string where = " in micro-batch " + std::to_string(micro - first_micro + 1) + " of " +
+                                std::to_string(end_micro - first_micro) + " (epoch positions " +
+                                std::to_string(begin) + ".." + std::to_string(end - 1) + ")";
+
+      const Clock::time_point forward_start = Clock::now();
+      StepOutput output = step(indices);
+      window_forward_s += seconds_since(forward_start);
+      if (!output.loss.defined() || output.loss.numel() != 1) {
+        throw std::invalid_argument("run_training_loop: the step function must return a scalar loss");
+      }
+      const double loss_value = output.loss.item<double>();
+      if (!std::isfinite(loss_value)) throw non_finite("loss", loss_value, where);
+      output.metrics.emplace("loss", loss_value);
+      for (const auto& [name, value] : output.metrics) {
+        if (!std::isfinite(value)) throw non_finite("metric '" + name + "'", value, where);
+      }
+      const auto micro_examples = static_cast<double>(end - begin);
+      step_metrics.add(output.metrics, micro_examples);
+      step_tokens += output.num_tokens;
+
+      const Clock::time_point backward_start = Clock::now();
+      (output.loss * (micro_examples / examples_in_step)).backward();
+      window_backward_s += seconds_since(backward_start);
+    }
+
+    const Clock::time_point optimizer_start = Clock::now();
+    const double grad_norm = config.max_grad_norm > 0
+                                 ? torch::nn::utils::clip_grad_norm_(parameters, config.max_grad_norm)
+                                 : gradient_norm(parameters);
+    if (!std::isfinite(grad_norm)) throw non_finite("the gradient norm", grad_norm, "");
+    optimizer->step();
+    optimizer->zero_grad();
+    window_optimizer_s += seconds_since(optimizer_start);
+
+    state.global_step = step_number;
+    state.epoch = state.global_step / plan.steps_per_epoch;
+    state.step_in_epoch = state.global_step % plan.steps_per_epoch;
+    state.examples_done_in_epoch =
+        std::min(num_examples, state.step_in_epoch * config.gradient_accumulation_steps * config.batch_size);
+
+    StepRecord record;
+    record.step = step_number;
+    record.total_steps = plan.total_steps;
+    record.epoch = epoch;
+    record.learning_rate = learning_rate_of(*optimizer, kDecayGroup);  // read back: what the step used
+    record.grad_norm = grad_norm;
+    record.num_tokens = step_tokens;
+    record.metrics = step_metrics.mean();
+    result.last_step = record;
+
+    window_metrics.add(record.metrics, 1.0);
+    window_grad_norm += grad_norm;
+    window_tokens += step_tokens;
+    ++window_steps;
+    const bool log_due = step_number % config.log_every == 0 || step_number == plan.total_steps;
+    if (log_due) {
+      const double window_seconds = seconds_since(window_start);
+      const double tokens_per_second = window_seconds > 0 ? static_cast<double>(window_tokens) / window_seconds : 0.0;
+      const double steps = static_cast<double>(window_steps);
+      nlohmann::json line = {
+          {"step", step_number},
+          {"epoch", static_cast<double>(step_number) / static_cast<double>(plan.steps_per_epoch)},
+          {"learning_rate", learning_rate},
+          {"grad_norm", window_grad_norm / steps},
+          {"tokens", window_tokens},
+          {"tokens_per_second", tokens_per_second},
+          {"time/forward_s", window_forward_s / steps},
+          {"time/backward_s", window_backward_s / steps},
+          {"time/optimizer_s", window_optimizer_s / steps},
+          {"elapsed_seconds", elapsed()}};
+      const std::map<std::string, double> means = window_metrics.mean();
+      for (const auto& [name, value] : means) line[name] = value;
+      metrics_writer.write(line);
+      if (progress) {
+        std::string status = "step " + std::to_string(step_number) + "/" + std::to_string(plan.total_steps) +
+                             " loss " + format_number("%.4f", means.at("loss"));
+        if (means.count("rewards/accuracies")) status += " acc " + format_number("%.3f", means.at("rewards/accuracies"));
+        if (means.count("rewards/margins")) status += " margin " + format_number("%.4g", means.at("rewards/margins"));
+        status += " lr " + format_number("%.3g", learning_rate) + " " + format_number("%.0f", tokens_per_second) +
+                  " tok/s";
+        progress_status = status;
+      }
+      window_metrics.clear();
+      window_grad_norm = window_forward_s = window_backward_s = window_optimizer_s = 0.0;
+      window_steps = window_tokens = 0;
+      window_start = Clock::now();
+    }
+    if (progress) progress->advance(1, progress_status);
+
+    const bool save_due = (config.save_every > 0 && step_number % config.save_every == 0) || step_number == last_step;
+    if (save_due) {
+      write_checkpoint();
+      last_saved_step = step_number;
+    }
+    if (options.on_step) options.on_step(record);
+  }
+  if (progress) progress->finish();
+  result.completed_steps = state.global_step;
+  result.finished = state.global_step == plan.total_steps;
+  return result;
+}
+
+}  // namespace selm
