@@ -96,12 +96,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--selm-model", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--selm-only", action="store_true", help="skip making the transformers checkpoints")
     args = parser.parse_args()
     work = tempfile.mkdtemp()
     try:
         check_selm_model(work, args.selm_model)
     except Exception as error:  # keep going: the fixtures below are useful on their own
         print("SELM MODEL CHECK FAILED:", repr(error))
+    if args.selm_only:
+        os.makedirs(args.out, exist_ok=True)
+        shutil.copy(os.path.join(work, "selm_tiny_expected.json"), args.out)
+        return
     common = dict(vocab_size=320, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                   num_attention_heads=4, max_position_embeddings=128, rms_norm_eps=1e-5,
                   bos_token_id=1, eos_token_id=2)

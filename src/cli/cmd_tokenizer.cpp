@@ -61,7 +61,7 @@ void register_tokenizer_command(CLI::App& app) {
   train->add_option("-o,--out", args->out,
                     "Output: a file path ending in .model, or a directory that receives tokenizer.model")
       ->required();
-  train->add_option("--model-type", args->options.model_type, "SentencePiece algorithm")
+  train->add_option("--model-type", args->options.model_type, "SentencePiece algorithm; bpe is what Llama-family tokenizers use and what transformers converts faithfully")
       ->check(CLI::IsMember({"unigram", "bpe"}))
       ->capture_default_str();
   train->add_option("--chat-template", args->options.chat_template,

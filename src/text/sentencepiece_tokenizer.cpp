@@ -410,9 +410,13 @@ std::vector<std::int64_t> SentencePieceTokenizer::encode_with_special_tokens(std
   }
   // legacy=false (transformers' LlamaTokenizer.tokenize): "▁" marks the start of the whole text,
   // literal "▁" characters count as spaces, and no chunk gets SentencePiece's dummy prefix.
+  // Like transformers 5's Metaspace pre-tokenizer (prepend_scheme "first"), text that already
+  // starts with a space gets no extra "▁": " hi" and "hi" both start with "▁" (checked against
+  // transformers 5.17 by the golden test ModelHfGolden).
   if (text.empty()) return ids;
-  const std::string prefixed =
-      (impl.config.add_prefix_space ? std::string(kSpaceSymbol) : std::string()) + replace_all(text, kSpaceSymbol, " ");
+  const bool starts_with_space = text.front() == ' ' || text.rfind(kSpaceSymbol, 0) == 0;
+  const std::string prefixed = (impl.config.add_prefix_space && !starts_with_space ? std::string(kSpaceSymbol) : std::string()) +
+                               replace_all(text, kSpaceSymbol, " ");
   std::size_t first_special_index = std::string::npos;
   for (const Segment& segment : impl.split_special(prefixed)) {
     if (segment.special != nullptr) {

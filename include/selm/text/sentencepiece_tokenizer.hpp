@@ -56,7 +56,7 @@ class SentencePieceTokenizer final : public Tokenizer {
 };
 
 struct SentencePieceTrainingOptions {
-  std::string model_type = "unigram";          // unigram or bpe
+  std::string model_type = "bpe";              // bpe (as Llama's tokenizer.model, what transformers expects) or unigram
   double character_coverage = 0.9995;          // rarer characters fall back to byte pieces
   std::vector<std::string> user_defined_symbols;  // strings kept as single pieces, e.g. "<|im_end|>"
   std::string chat_template = "plain";         // written into tokenizer_config.json
