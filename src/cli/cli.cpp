@@ -1,6 +1,8 @@
 #include "selm/cli/cli.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include <torch/torch.h>
 
@@ -19,6 +21,12 @@ void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required) 
                      "Config overrides as key.path=value (beat the files), e.g. generate.top_p=0.9");
 }
 
+void set_torch_threads(std::int64_t requested) {
+  // 0 means every core: left alone, this build's OpenMP runtime may start with a single thread.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(requested > 0 ? static_cast<int>(requested) : cores);
+}
+
 Config resolve_config(const ConfigArgs& args) {
   Config config = load_config(args.files, args.overrides);
   const std::string& level = config.run.log_level;
@@ -26,7 +34,7 @@ Config resolve_config(const ConfigArgs& args) {
                  : level == "warn" ? log::Level::warn
                  : level == "error" ? log::Level::error
                                     : log::Level::info);
-  if (config.run.threads > 0) torch::set_num_threads(static_cast<int>(config.run.threads));
+  set_torch_threads(config.run.threads);
   return config;
 }
 

@@ -30,7 +30,7 @@ void run_bench_generate(const BenchGenerateArgs& args) {
   if (args.batch < 1 || args.prompt_length < 1 || args.new_tokens < 1 || args.repeats < 1) {
     throw InputError("--batch, --prompt-len, --new-tokens and --repeats must be positive");
   }
-  if (args.threads > 0) torch::set_num_threads(static_cast<int>(args.threads));
+  set_torch_threads(args.threads);
   const Placement placement = parse_placement(args.device, args.dtype, "--device", "--dtype");
   LlamaForCausalLM model = load_llama(args.model, placement);
   const LlamaConfig& config = model->config();
@@ -96,7 +96,7 @@ void register_bench_command(CLI::App& app) {
       ->capture_default_str();
   generate->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
   generate->add_option("--dtype", args->dtype, "float32, bfloat16 or float16")->capture_default_str();
-  generate->add_option("--threads", args->threads, "CPU threads; 0 = LibTorch's default")->capture_default_str();
+  generate->add_option("--threads", args->threads, "CPU threads; 0 = every core")->capture_default_str();
   generate->callback([args] { run_bench_generate(*args); });
 }
 
