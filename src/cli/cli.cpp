@@ -48,6 +48,8 @@ int run(int argc, char** argv) {
   register_generate_command(app);
   register_bench_command(app);
   register_judge_command(app);
+  register_dpo_command(app);
+  register_score_command(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -28,5 +28,7 @@ void register_tokenizer_command(CLI::App& app);  // cmd_tokenizer.cpp
 void register_generate_command(CLI::App& app);   // cmd_generate.cpp
 void register_bench_command(CLI::App& app);      // cmd_bench.cpp
 void register_judge_command(CLI::App& app);      // cmd_judge.cpp
+void register_dpo_command(CLI::App& app);        // cmd_dpo.cpp
+void register_score_command(CLI::App& app);      // cmd_score.cpp
 
 }  // namespace selm::cli

@@ -66,6 +66,16 @@ struct TokenizerSettings {
   void validate(const FieldChecker& check) const;
 };
 
+// Training data files (selm dpo, selm sft).
+struct DataConfig {
+  std::string train_file;  // preferences JSONL (dpo) or SFT JSONL (sft)
+
+  template <class Visitor>
+  void visit_fields(Visitor& v) {
+    v.field("train_file", train_file, "Training records JSONL: preference pairs for dpo, SFT records for sft");
+  }
+};
+
 struct Config {
   RunConfig run;
   ModelSettings model;
@@ -74,6 +84,7 @@ struct Config {
   SamplingConfig generate;
   JudgeConfig judge;
   TrainConfig train;
+  DataConfig data;
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -84,6 +95,7 @@ struct Config {
     v.section("generate", generate, "Generation and sampling");
     v.section("judge", judge, "Judge that ranks candidate responses (selm judge, online rounds)");
     v.section("train", train, "Preference and SFT training: loss, optimiser, schedule, batching, checkpoints");
+    v.section("data", data, "Training data files");
   }
   void validate(const FieldChecker& check) const;
 };
