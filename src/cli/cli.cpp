@@ -40,6 +40,7 @@ int run(int argc, char** argv) {
   register_generate_command(app);
   register_bench_command(app);
   register_judge_command(app);
+  register_sft_command(app);
   try {
     app.parse(argc, argv);
     return 0;

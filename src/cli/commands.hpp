@@ -26,5 +26,6 @@ void register_tokenizer_command(CLI::App& app);  // cmd_tokenizer.cpp
 void register_generate_command(CLI::App& app);   // cmd_generate.cpp
 void register_bench_command(CLI::App& app);      // cmd_bench.cpp
 void register_judge_command(CLI::App& app);      // cmd_judge.cpp
+void register_sft_command(CLI::App& app);        // cmd_sft.cpp
 
 }  // namespace selm::cli
