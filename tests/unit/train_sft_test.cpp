@@ -122,7 +122,8 @@ TEST(SftBatches, CollateRightPadsAndShiftsLabels) {
   EXPECT_TRUE(torch::equal(batch.input_ids, torch::tensor({1, 10, 11, 12, 1, 20, 7, 7}, torch::kInt64).view({2, 4})));
   EXPECT_TRUE(torch::equal(batch.attention_mask, torch::tensor({1, 1, 1, 1, 1, 1, 0, 0}, torch::kInt64).view({2, 4})));
   const std::int64_t x = kIgnoreLabel;
-  EXPECT_TRUE(torch::equal(batch.labels, torch::tensor({x, 11, 12, x, 20, x, x, x}, torch::kInt64).view({2, 4})));
+  const std::vector<std::int64_t> expected_labels = {x, 11, 12, x, 20, x, x, x};
+  EXPECT_TRUE(torch::equal(batch.labels, torch::tensor(expected_labels, torch::kInt64).view({2, 4})));
   EXPECT_EQ(batch.num_tokens, 6);
   EXPECT_EQ(batch.num_loss_tokens, 3);
 }
