@@ -50,6 +50,7 @@ int run(int argc, char** argv) {
   register_judge_command(app);
   register_dpo_command(app);
   register_score_command(app);
+  register_sft_command(app);
   try {
     app.parse(argc, argv);
     return 0;

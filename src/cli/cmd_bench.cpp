@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <chrono>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -6,6 +8,8 @@
 #include "commands.hpp"
 #include "selm/generate/generator.hpp"
 #include "selm/model/llama_checkpoint.hpp"
+#include "selm/train/losses.hpp"
+#include "selm/train/optimizer.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/system.hpp"
 
@@ -81,6 +85,172 @@ void run_bench_generate(const BenchGenerateArgs& args) {
   std::cout << result.dump(2) << "\n";
 }
 
+
+struct BenchTrainArgs {
+  std::string model;
+  std::int64_t batch = 8;
+  std::int64_t sequence_length = 256;
+  std::int64_t steps = 5;
+  std::int64_t warmup_steps = 1;
+  std::string loss = "selm";
+  std::string device = "cpu";
+  std::int64_t threads = 0;
+  std::int64_t gemm_size = 2048;
+};
+
+using BenchClock = std::chrono::steady_clock;
+
+double seconds_between(BenchClock::time_point start, BenchClock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
+}
+
+// The machine's fp32 matrix-multiply peak as this process sees it: the best of a few timed
+// (n x n) @ (n x n) products on `device` with the current thread count, in FLOP/s (2 n^3 each).
+double measure_gemm_flops(std::int64_t n, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const torch::Tensor a = torch::randn({n, n}, options);
+  const torch::Tensor b = torch::randn({n, n}, options);
+  torch::Tensor product = torch::mm(a, b);  // warm-up
+  synchronize(device);
+  double best_seconds = 0;
+  for (int repeat = 0; repeat < 5; ++repeat) {
+    const auto start = BenchClock::now();
+    product = torch::mm(a, b);
+    synchronize(device);
+    const double seconds = seconds_between(start, BenchClock::now());
+    if (repeat == 0 || seconds < best_seconds) best_seconds = seconds;
+  }
+  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best_seconds;
+}
+
+// Summed log-probs of ids[:, prompt_length:] given what precedes them. Only the response
+// positions go through the output projection.
+// ids: (R, T) -> (R)
+torch::Tensor response_logps(LlamaForCausalLM& model, const torch::Tensor& ids, std::int64_t prompt_length) {
+  const torch::Tensor attention_mask = torch::ones_like(ids);
+  const torch::Tensor hidden = model->model->forward(ids, attention_mask);  // (R, T, C)
+  const std::int64_t length = ids.size(1);
+  const torch::Tensor predicting = hidden.slice(1, prompt_length - 1, length - 1);  // (R, T - P, C)
+  const torch::Tensor logits = model->logits_from_hidden(predicting).to(torch::kFloat32);  // (R, T - P, V)
+  const torch::Tensor targets = ids.slice(1, prompt_length, length);                      // (R, T - P)
+  const torch::Tensor token_nll = torch::nn::functional::cross_entropy(
+      logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  return -token_nll.view(targets.sizes()).sum(1);
+}
+
+// One preference-training step as the trainer runs it: chosen, rejected and y_ref rows of B
+// random examples (sequence T, prompt T/2 shared by the three) in one forward pass, the
+// preference loss against constant reference log-probs, backward and an AdamW step.
+// Model FLOPs per step (what is computed; causal masking saves nothing in this kernel):
+//   6 * (parameters other than the embedding and the output projection) * rows * T
+//   + 6 * output projection parameters * rows * (T - P)       (only response positions are projected)
+//   + 12 * layers * (heads * head_dim) * T^2 * rows             (q k^T and attention @ v, forward + backward)
+// with rows = 3B; MFU = model FLOPs per second / the measured GEMM peak.
+void run_bench_train(const BenchTrainArgs& args) {
+  if (args.batch < 1 || args.steps < 1 || args.warmup_steps < 0 || args.gemm_size < 1) {
+    throw InputError("--batch, --steps and --gemm-size must be positive and --warmup non-negative");
+  }
+  if (args.sequence_length < 2) throw InputError("--seq must be at least 2 (a prompt and a response token)");
+  if (args.threads > 0) torch::set_num_threads(static_cast<int>(args.threads));
+  PreferenceLossOptions loss_options;
+  loss_options.type = parse_preference_loss_type(args.loss, "--loss");
+  const Placement placement = parse_placement(args.device, "float32", "--device", "--dtype");
+  const double gemm_flops = measure_gemm_flops(args.gemm_size, placement.device);
+
+  LlamaForCausalLM model = load_llama(args.model, placement);
+  model->train();
+  const LlamaConfig& config = model->config();
+  TrainConfig train_config;
+  train_config.learning_rate = 1e-5;
+  const auto optimizer = make_adamw(*model, train_config);
+
+  const std::int64_t batch = args.batch;
+  const std::int64_t length = args.sequence_length;
+  const std::int64_t prompt_length = std::max<std::int64_t>(1, length / 2);
+  const std::int64_t rows = 3 * batch;
+  torch::manual_seed(0);
+  const auto id_options = torch::TensorOptions().dtype(torch::kInt64).device(placement.device);
+  const auto value_options = torch::TensorOptions().dtype(torch::kFloat32).device(placement.device);
+  const std::int64_t lowest_id = std::min<std::int64_t>(3, config.vocab_size - 1);
+  const torch::Tensor prompts = torch::randint(lowest_id, config.vocab_size, {batch, prompt_length}, id_options);
+  std::vector<torch::Tensor> parts;
+  for (int kind = 0; kind < 3; ++kind) {  // chosen, rejected, y_ref: same prompts, different responses
+    const torch::Tensor responses =
+        torch::randint(lowest_id, config.vocab_size, {batch, length - prompt_length}, id_options);
+    parts.push_back(torch::cat({prompts, responses}, 1));
+  }
+  const torch::Tensor ids = torch::cat(parts, 0);  // (3B, T)
+  PreferenceLogps logps;
+  logps.reference_chosen = -torch::rand({batch}, value_options) * 10 - 100;
+  logps.reference_rejected = -torch::rand({batch}, value_options) * 10 - 100;
+  logps.reference_y_ref = -torch::rand({batch}, value_options) * 10 - 100;
+  logps.chosen_token_counts = torch::full({batch}, static_cast<double>(length - prompt_length), value_options);
+
+  double last_loss = 0;
+  const auto train_step = [&]() {
+    optimizer->zero_grad();
+    const torch::Tensor sequence_logps = response_logps(model, ids, prompt_length);  // (3B)
+    logps.policy_chosen = sequence_logps.slice(0, 0, batch);
+    logps.policy_rejected = sequence_logps.slice(0, batch, 2 * batch);
+    logps.policy_y_ref = sequence_logps.slice(0, 2 * batch, 3 * batch);
+    const PreferenceLossResult loss = preference_loss(logps, loss_options);
+    loss.loss.backward();
+    optimizer->step();
+    last_loss = loss.loss.item<double>();
+  };
+  for (std::int64_t step = 0; step < args.warmup_steps; ++step) train_step();
+  synchronize(placement.device);
+  const auto start = BenchClock::now();
+  for (std::int64_t step = 0; step < args.steps; ++step) train_step();
+  synchronize(placement.device);
+  const double seconds_per_step = seconds_between(start, BenchClock::now()) / static_cast<double>(args.steps);
+
+  std::int64_t parameters = 0;
+  for (const auto& parameter : model->parameters()) parameters += parameter.numel();
+  const std::int64_t embedding_parameters = config.vocab_size * config.hidden_size;
+  const std::int64_t head_parameters = embedding_parameters;  // lm_head or the tied embedding
+  const std::int64_t body_parameters = parameters - embedding_parameters - (config.tie_word_embeddings ? 0 : head_parameters);
+  const double tokens_per_step = static_cast<double>(rows * length);
+  const double attention_width = static_cast<double>(config.num_attention_heads * config.resolved_head_dim());
+  const double flops_per_step =
+      6.0 * static_cast<double>(body_parameters) * tokens_per_step +
+      6.0 * static_cast<double>(head_parameters) * static_cast<double>(rows * (length - prompt_length)) +
+      12.0 * static_cast<double>(config.num_hidden_layers) * attention_width * static_cast<double>(length * length) *
+          static_cast<double>(rows);
+  const double achieved_flops = flops_per_step / seconds_per_step;
+  nlohmann::json result = {
+      {"benchmark", "train"},
+      {"model", args.model},
+      {"parameters", parameters},
+      {"device", args.device},
+      {"threads", torch::get_num_threads()},
+      {"loss", to_string(loss_options.type)},
+      {"batch", batch},
+      {"seq", length},
+      {"prompt_len", prompt_length},
+      {"rows_per_step", rows},
+      {"tokens_per_step", rows * length},
+      {"steps", args.steps},
+      {"warmup_steps", args.warmup_steps},
+      {"tokens_per_second", tokens_per_step / seconds_per_step},
+      {"ms_per_step", 1000.0 * seconds_per_step},
+      {"model_flops_per_step", flops_per_step},
+      {"model_gflops_per_second", achieved_flops / 1e9},
+      {"gemm_size", args.gemm_size},
+      {"gemm_gflops", gemm_flops / 1e9},
+      {"mfu", achieved_flops / gemm_flops},
+      {"last_loss", last_loss},
+      {"peak_rss_mb", static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0)},
+  };
+  std::cout << result.dump(2) << "\n";
+}
+
 }  // namespace
 
 void register_bench_command(CLI::App& app) {
@@ -98,6 +268,25 @@ void register_bench_command(CLI::App& app) {
   generate->add_option("--dtype", args->dtype, "float32, bfloat16 or float16")->capture_default_str();
   generate->add_option("--threads", args->threads, "CPU threads; 0 = every core")->capture_default_str();
   generate->callback([args] { run_bench_generate(*args); });
+
+  auto* train = bench->add_subcommand(
+      "train", "Preference-training steps (forward + backward over chosen, rejected and y_ref, AdamW): tokens/s, MFU");
+  auto train_args = std::make_shared<BenchTrainArgs>();
+  train->add_option("--model", train_args->model, "Hugging Face model directory")->required();
+  train->add_option("--batch", train_args->batch, "Preference examples per step (3 rows each)")->capture_default_str();
+  train->add_option("--seq", train_args->sequence_length, "Tokens per row; the first half is the prompt")
+      ->capture_default_str();
+  train->add_option("--steps", train_args->steps, "Timed steps")->capture_default_str();
+  train->add_option("--warmup", train_args->warmup_steps, "Untimed steps first")->capture_default_str();
+  train->add_option("--loss", train_args->loss, "selm, dpo, ipo or hinge")->capture_default_str();
+  train->add_option("--device", train_args->device, "cpu, cuda or cuda:N")->capture_default_str();
+  train->add_option("--threads", train_args->threads, "CPU threads; 0 = LibTorch's default")->capture_default_str();
+  train->add_option("--gemm-size", train_args->gemm_size, "n of the n x n x n fp32 matmul that measures the peak")
+      ->capture_default_str();
+  train->footer("mfu = model FLOPs per second / gemm_gflops, both measured in this run on the same device and\n"
+                "threads. Model FLOPs per step = 6 * (parameters besides embedding and output projection) * tokens\n"
+                "+ 6 * (output projection parameters) * response tokens + 12 * layers * heads * head_dim * T^2 * rows.");
+  train->callback([train_args] { run_bench_train(*train_args); });
 }
 
 }  // namespace selm::cli

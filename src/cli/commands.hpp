@@ -30,5 +30,6 @@ void register_bench_command(CLI::App& app);      // cmd_bench.cpp
 void register_judge_command(CLI::App& app);      // cmd_judge.cpp
 void register_dpo_command(CLI::App& app);        // cmd_dpo.cpp
 void register_score_command(CLI::App& app);      // cmd_score.cpp
+void register_sft_command(CLI::App& app);        // cmd_sft.cpp
 
 }  // namespace selm::cli

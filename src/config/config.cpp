@@ -344,6 +344,7 @@ void Config::validate(const FieldChecker& check) const {
   generate.validate(check.nested("generate"));
   judge.validate(check.nested("judge"));
   train.validate(check.nested("train"));
+  sft.validate(check.nested("sft"));
 }
 
 Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,

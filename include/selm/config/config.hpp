@@ -12,6 +12,7 @@
 #include "selm/config/fields.hpp"
 #include "selm/generate/sampling_config.hpp"
 #include "selm/judge/judge_config.hpp"
+#include "selm/train/sft_config.hpp"
 #include "selm/train/train_config.hpp"
 #include "selm/model/llama_config.hpp"
 
@@ -85,6 +86,7 @@ struct Config {
   JudgeConfig judge;
   TrainConfig train;
   DataConfig data;
+  SftConfig sft;
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -96,6 +98,7 @@ struct Config {
     v.section("judge", judge, "Judge that ranks candidate responses (selm judge, online rounds)");
     v.section("train", train, "Preference and SFT training: loss, optimiser, schedule, batching, checkpoints");
     v.section("data", data, "Training data files");
+    v.section("sft", sft, "Supervised fine-tuning data (selm sft)");
   }
   void validate(const FieldChecker& check) const;
 };
