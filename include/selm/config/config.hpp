@@ -67,13 +67,13 @@ struct TokenizerSettings {
   void validate(const FieldChecker& check) const;
 };
 
-// Training data files (selm dpo, selm sft).
+// Preference data of offline preference training (selm dpo); selm sft reads the sft section.
 struct DataConfig {
-  std::string train_file;  // preferences JSONL (dpo) or SFT JSONL (sft)
+  std::string train_file;  // preferences JSONL
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
-    v.field("train_file", train_file, "Training records JSONL: preference pairs for dpo, SFT records for sft");
+    v.field("train_file", train_file, "Preference pairs JSONL for selm dpo (selm sft reads sft.train_file)");
   }
 };
 
@@ -97,7 +97,7 @@ struct Config {
     v.section("generate", generate, "Generation and sampling");
     v.section("judge", judge, "Judge that ranks candidate responses (selm judge, online rounds)");
     v.section("train", train, "Preference and SFT training: loss, optimiser, schedule, batching, checkpoints");
-    v.section("data", data, "Training data files");
+    v.section("data", data, "Preference data (selm dpo)");
     v.section("sft", sft, "Supervised fine-tuning data (selm sft)");
   }
   void validate(const FieldChecker& check) const;
