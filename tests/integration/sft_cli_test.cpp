@@ -52,17 +52,7 @@ class SftCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new test::TempDir();
-    write_text(path("corpus.txt"), test::synthetic_corpus(1500, 11));
-    auto trained = run_selm({"tokenizer", "train", "--input", path("corpus.txt"), "--vocab-size", "300", "--out",
-                             path("tokenizer")});
-    ASSERT_EQ(trained.exit_code, 0) << trained.output;
-    write_text(path("model.yaml"),
-               "run:\n  seed: 3\narchitecture:\n  hidden_size: 64\n  intermediate_size: 128\n"
-               "  num_hidden_layers: 2\n  num_attention_heads: 4\n  num_key_value_heads: 2\n"
-               "  initializer_range: 0.05\n");
-    auto init = run_selm({"init", "-c", path("model.yaml"), "--tokenizer", path("tokenizer/tokenizer.model"),
-                          "--out", path("model")});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
+    ASSERT_EQ(test::make_tiny_model(dir_->path(), 11, 3, 0.05), "");
     write_text(path("train.jsonl"), sft_records(240, 21));
     write_text(path("eval.jsonl"), sft_records(40, 99));
     write_text(path("sft.yaml"),

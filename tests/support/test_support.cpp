@@ -69,6 +69,22 @@ std::string read_text(const fs::path& path) {
 
 fs::path test_data_dir() { return SELM_TEST_DATA_DIR; }
 
+std::string make_tiny_model(const fs::path& dir, unsigned corpus_seed, int init_seed, double initializer_range) {
+  write_text(dir / "corpus.txt", synthetic_corpus(1500, corpus_seed));
+  auto trained = run_selm({"tokenizer", "train", "--input", (dir / "corpus.txt").string(), "--vocab-size", "300",
+                           "--out", (dir / "tokenizer").string()});
+  if (trained.exit_code != 0) return trained.output;
+  std::ostringstream model_yaml;
+  model_yaml << "run:\n  seed: " << init_seed
+             << "\narchitecture:\n  hidden_size: 64\n  intermediate_size: 128\n  num_hidden_layers: 2\n"
+                "  num_attention_heads: 4\n  num_key_value_heads: 2\n  initializer_range: "
+             << initializer_range << "\n";
+  write_text(dir / "model.yaml", model_yaml.str());
+  auto init = run_selm({"init", "-c", (dir / "model.yaml").string(), "--tokenizer",
+                        (dir / "tokenizer" / "tokenizer.model").string(), "--out", (dir / "model").string()});
+  return init.exit_code == 0 ? "" : init.output;
+}
+
 std::string synthetic_corpus(int sentences, unsigned seed) {
   static const std::vector<std::string> subjects = {
       "the old sailor", "a quiet child", "my neighbour", "the small dog", "every teacher",

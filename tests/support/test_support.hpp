@@ -37,6 +37,12 @@ CommandResult run_program(const std::string& program, const std::vector<std::str
 void write_text(const fs::path& path, const std::string& text);
 std::string read_text(const fs::path& path);
 
+// Through the binary: trains a tokenizer (vocab 300) on synthetic_corpus(1500, corpus_seed) into
+// DIR/tokenizer and creates a tiny Llama (2 layers, width 64, 4 heads, 2 kv heads) in DIR/model
+// with the given init seed and initializer_range. Returns "" on success, else the failing
+// command's output.
+std::string make_tiny_model(const fs::path& dir, unsigned corpus_seed, int init_seed, double initializer_range);
+
 // Directory of the committed fixtures (tests/data).
 fs::path test_data_dir();
 
