@@ -157,7 +157,7 @@ void run_bench_train(const BenchTrainArgs& args) {
     throw InputError("--batch, --steps and --gemm-size must be positive and --warmup non-negative");
   }
   if (args.sequence_length < 2) throw InputError("--seq must be at least 2 (a prompt and a response token)");
-  if (args.threads > 0) torch::set_num_threads(static_cast<int>(args.threads));
+  set_torch_threads(args.threads);
   PreferenceLossOptions loss_options;
   loss_options.type = parse_preference_loss_type(args.loss, "--loss");
   const Placement placement = parse_placement(args.device, "float32", "--device", "--dtype");
@@ -280,7 +280,7 @@ void register_bench_command(CLI::App& app) {
   train->add_option("--warmup", train_args->warmup_steps, "Untimed steps first")->capture_default_str();
   train->add_option("--loss", train_args->loss, "selm, dpo, ipo or hinge")->capture_default_str();
   train->add_option("--device", train_args->device, "cpu, cuda or cuda:N")->capture_default_str();
-  train->add_option("--threads", train_args->threads, "CPU threads; 0 = LibTorch's default")->capture_default_str();
+  train->add_option("--threads", train_args->threads, "CPU threads; 0 = every core")->capture_default_str();
   train->add_option("--gemm-size", train_args->gemm_size, "n of the n x n x n fp32 matmul that measures the peak")
       ->capture_default_str();
   train->footer("mfu = model FLOPs per second / gemm_gflops, both measured in this run on the same device and\n"
