@@ -345,6 +345,9 @@ void Config::validate(const FieldChecker& check) const {
   judge.validate(check.nested("judge"));
   train.validate(check.nested("train"));
   sft.validate(check.nested("sft"));
+  online.validate(check.nested("online"));
+  eval.validate(check.nested("eval"));
+  task.validate(check.nested("task"));
 }
 
 Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,

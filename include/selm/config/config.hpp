@@ -10,11 +10,14 @@
 
 #include "selm/config/field_checker.hpp"
 #include "selm/config/fields.hpp"
+#include "selm/eval/eval_config.hpp"
 #include "selm/generate/sampling_config.hpp"
 #include "selm/judge/judge_config.hpp"
 #include "selm/train/sft_config.hpp"
 #include "selm/train/train_config.hpp"
 #include "selm/model/llama_config.hpp"
+#include "selm/online/online_config.hpp"
+#include "selm/tasks/task_config.hpp"
 
 namespace selm {
 
@@ -67,13 +70,18 @@ struct TokenizerSettings {
   void validate(const FieldChecker& check) const;
 };
 
-// Preference data of offline preference training (selm dpo); selm sft reads the sft section.
+// Data of preference training: the pairs of selm dpo, the prompts (with the dataset's pairs) of
+// online rounds and the held-out prompts of evaluation. selm sft reads the sft section.
 struct DataConfig {
-  std::string train_file;  // preferences JSONL
+  std::string train_file;  // preferences JSONL (selm dpo, online rounds with pairing selm) or prompts JSONL
+  std::string eval_file;   // held-out prompts JSONL of the per-round evaluation
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
-    v.field("train_file", train_file, "Preference pairs JSONL for selm dpo (selm sft reads sft.train_file)");
+    v.field("train_file", train_file,
+            "Preference pairs JSONL (selm dpo; selm train with online.pairing selm) or prompts JSONL (best_worst); "
+            "selm sft reads sft.train_file");
+    v.field("eval_file", eval_file, "Held-out prompts JSONL evaluated after every round of selm train");
   }
 };
 
@@ -87,6 +95,9 @@ struct Config {
   TrainConfig train;
   DataConfig data;
   SftConfig sft;
+  OnlineConfig online;
+  EvalConfig eval;
+  TaskConfig task;
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -97,8 +108,11 @@ struct Config {
     v.section("generate", generate, "Generation and sampling");
     v.section("judge", judge, "Judge that ranks candidate responses (selm judge, online rounds)");
     v.section("train", train, "Preference and SFT training: loss, optimiser, schedule, batching, checkpoints");
-    v.section("data", data, "Preference data (selm dpo)");
+    v.section("data", data, "Preference data and prompts (selm dpo, selm train)");
     v.section("sft", sft, "Supervised fine-tuning data (selm sft)");
+    v.section("online", online, "Online SELM rounds (selm train)");
+    v.section("eval", eval, "Per-round evaluation on held-out prompts (selm train, selm eval)");
+    v.section("task", task, "Built-in task that prepares data and the initial model (the quickstart)");
   }
   void validate(const FieldChecker& check) const;
 };
