@@ -1,6 +1,5 @@
 // `selm dpo`: offline preference training (selm, dpo, ipo or hinge loss) of model.path on
 // data.train_file, with the reference log-probs computed once before training.
-#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -9,13 +8,10 @@
 #include <torch/torch.h>
 
 #include "commands.hpp"
-#include "selm/model/hf_model_dir.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/model/llama_checkpoint.hpp"
-#include "selm/text/tokenizer_files.hpp"
 #include "selm/train/preference_step.hpp"
-#include "selm/train/sequence_logps.hpp"
-#include "selm/train/training_loop.hpp"
+#include "selm/train/preference_trainer.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -24,11 +20,6 @@
 namespace selm::cli {
 
 namespace {
-
-// The training records with the reference's log-probs, in the output directory: a resumed run
-// reads them instead of loading the reference again.
-constexpr const char* kReferenceCacheFile = "preferences_with_reference.jsonl";
-constexpr const char* kFinalModelDir = "model";
 
 struct DpoArgs {
   ConfigArgs config;
@@ -39,25 +30,6 @@ struct DpoArgs {
 };
 
 double megabytes(std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
-
-std::int64_t pad_id_of(const LanguageModel& lm) {
-  return lm.tokenizer->pad_id().value_or(std::max<std::int64_t>(0, lm.tokenizer->eos_id()));
-}
-
-// True when every record carries the reference log-probs this loss reads.
-bool has_reference_logps(const std::vector<PreferenceRecord>& records, bool with_y_ref) {
-  for (const auto& record : records) {
-    if (!record.reference_logps) return false;
-    if (with_y_ref && !record.reference_logps->reference_response) return false;
-  }
-  return true;
-}
-
-std::string records_jsonl(const std::vector<PreferenceRecord>& records) {
-  std::string text;
-  for (const auto& record : records) text += preference_record_to_json(record).dump() + "\n";
-  return text;
-}
 
 void run_dpo(const DpoArgs& args) {
   Config config = resolve_config(args.config);
@@ -70,22 +42,8 @@ void run_dpo(const DpoArgs& args) {
   const fs::path out = args.out.empty() ? fs::path(config.run.output_dir) / config.run.name : fs::path(args.out);
 
   // The whole file is validated before anything is written.
-  PreferenceFile file = read_preference_file_with_generation_logps(config.data.train_file);
-  if (with_y_ref) {
-    for (const auto& record : file.records) {
-      if (!record.reference_response) {
-        throw_input_error(config.data.train_file, record.line,
-                          "key 'reference_response': missing (train.loss selm with train.alpha != 0 needs y_ref)");
-      }
-    }
-  }
   LanguageModel lm = load_language_model(config.model.path, config.model, config.tokenizer);
-  const std::int64_t pad_id = pad_id_of(lm);
-  std::vector<TokenizedPreference> examples;
-  examples.reserve(file.records.size());
-  for (const auto& record : file.records) {
-    examples.push_back(tokenize_preference(record, *lm.formatter, train.max_length, train.max_prompt_length));
-  }
+  PreferenceData data = load_preference_data(config.data.train_file, lm, train, with_y_ref);
   fs::create_directories(out);
 
   // Reference log-probs, once. The policy starts from the reference's weights, so the loaded
@@ -98,63 +56,20 @@ void run_dpo(const DpoArgs& args) {
     reference_model = load_llama(config.model.path, lm.placement);
     reference_model->eval();
     for (auto& parameter : reference_model->parameters()) parameter.set_requires_grad(false);
-    records = std::move(file.records);
+    records = std::move(data.file.records);
   } else {
-    const fs::path cache = out / kReferenceCacheFile;
-    bool cached = false;
-    if (fs::exists(cache)) {
-      std::vector<PreferenceRecord> loaded = read_preference_file(cache);
-      cached = loaded.size() == file.records.size() && has_reference_logps(loaded, with_y_ref);
-      if (cached) log::info("dpo: reference log-probs read from " + cache.string());
-    }
-    if (!cached) {
-      log::info("dpo: computing reference log-probs of " + std::to_string(file.records.size()) + " records");
-      compute_reference_logps(lm.model, file.records, examples, train.batch_size, pad_id, train.average_logps,
-                              with_y_ref, file.generation_y_ref_logps);
-      write_file_atomic(cache, records_jsonl(file.records));
-    }
-    // Straight and resumed runs both train on the values as stored, so they agree bit for bit.
-    records = read_preference_file(cache);
+    records = reference_scored_records(lm.model, data, train, pad_id_of(lm), with_y_ref, out / kReferenceCacheFile);
   }
   const std::int64_t setup_rss = current_rss_bytes();
 
-  TrainingLoopOptions options;
+  PreferenceTrainingOptions options;
   options.output_dir = out;
-  options.num_examples = static_cast<std::int64_t>(records.size());
   options.config_yaml = dump_config_yaml(config);
+  options.chat_template = config.tokenizer.chat_template;
   options.stop_after_step = args.stop_after_step;
-  const std::string chat_template = config.tokenizer.chat_template;
-  options.save_model = [&lm, &chat_template](const fs::path& dir) {
-    save_llama(lm.model, dir);
-    write_tokenizer_files(*lm.tokenizer, dir, chat_template);
-  };
-  options.load_model = [&lm](const fs::path& dir) { load_module_weights(*lm.model, dir); };
+  options.reference_model = args.keep_reference ? &reference_model : nullptr;
+  const TrainingResult result = train_preference_model(lm, records, data.examples, train, options);
 
-  lm.model->train();
-  LlamaForCausalLM* reference = args.keep_reference ? &reference_model : nullptr;
-  const StepFunction step = [&](const std::vector<std::int64_t>& indices) {
-    std::vector<const TokenizedPreference*> batch_examples;
-    std::vector<const PreferenceRecord*> batch_records;
-    for (std::int64_t index : indices) {
-      batch_examples.push_back(&examples[static_cast<std::size_t>(index)]);
-      batch_records.push_back(&records[static_cast<std::size_t>(index)]);
-    }
-    const PreferenceBatchResult result = preference_batch(lm.model, batch_examples, batch_records, loss_options, pad_id,
-                                                          train.average_logps, reference);
-    return StepOutput{result.loss.loss, preference_metric_map(result), result.num_tokens};
-  };
-  const TrainingResult result = run_training_loop(*lm.model, train, options, step);
-
-  if (result.finished) {
-    // Staging directory + rename: OUT/model is either absent or complete.
-    const fs::path final_dir = out / kFinalModelDir;
-    const fs::path staging = out / (std::string(kFinalModelDir) + ".tmp-" + std::to_string(::getpid()));
-    fs::remove_all(staging);
-    fs::create_directories(staging);
-    options.save_model(staging);
-    fs::remove_all(final_dir);
-    fs::rename(staging, final_dir);
-  }
   char summary[256];
   std::snprintf(summary, sizeof(summary),
                 "dpo: %s after %lld of %lld steps (resumed from %lld); rss after setup %.1f MiB, peak rss %.1f MiB%s\n",

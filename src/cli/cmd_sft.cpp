@@ -37,17 +37,6 @@ nlohmann::json evaluation_json(const SftEvaluation& evaluation) {
           {"examples", evaluation.num_examples}};
 }
 
-// Writes the model and its tokenizer into a staging directory beside `destination` and renames
-// it into place, so that `destination` is never a half-written model.
-void write_final_model(LanguageModel& lm, const fs::path& destination, const std::string& chat_template) {
-  const fs::path staging = destination.string() + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(staging);
-  save_llama(lm.model, staging);
-  write_tokenizer_files(*lm.tokenizer, staging, chat_template);
-  fs::remove_all(destination);
-  fs::rename(staging, destination);
-}
-
 void run_sft(const SftArgs& args) {
   Config config = resolve_config(args.config);
   if (!args.model.empty()) config.model.path = args.model;
@@ -115,7 +104,7 @@ void run_sft(const SftArgs& args) {
     std::cout << "sft: held-out perplexity after training " << final_evaluation.perplexity << " (loss "
               << final_evaluation.mean_nll << ")\n";
   }
-  write_final_model(lm, out / kFinalModelDir, chat_template);
+  write_model_directory(lm, out / kFinalModelDir, chat_template);
   const auto& metrics = result.last_step.metrics;
   const auto loss = metrics.find("loss");
   std::cout << "sft: " << result.total_steps << " steps";

@@ -1,6 +1,11 @@
 #include "selm/model/language_model.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+
 #include "selm/model/llama_checkpoint.hpp"
+#include "selm/text/tokenizer_files.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -25,6 +30,20 @@ LanguageModel load_language_model(const fs::path& directory, const ModelSettings
                      (directory / "config.json").string() + " has vocab_size " + std::to_string(model_vocab));
   }
   return loaded;
+}
+
+void write_model_directory(const LanguageModel& lm, const fs::path& destination, const std::string& chat_template) {
+  const fs::path staging = destination.string() + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(staging);
+  LlamaForCausalLM model = lm.model;  // shares the module
+  save_llama(model, staging);
+  write_tokenizer_files(*lm.tokenizer, staging, chat_template);
+  fs::remove_all(destination);
+  fs::rename(staging, destination);
+}
+
+std::int64_t pad_id_of(const LanguageModel& lm) {
+  return lm.tokenizer->pad_id().value_or(std::max<std::int64_t>(0, lm.tokenizer->eos_id()));
 }
 
 }  // namespace selm

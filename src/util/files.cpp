@@ -3,8 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -30,6 +34,22 @@ void fsync_directory(const fs::path& dir) {
 }
 
 }  // namespace
+
+void fault_injection_point(const fs::path& written) {
+  // Parsed once: SELM_KILL_AFTER_WRITE=NAME:N. Counting is per process, so a resumed run (a new
+  // process) counts from zero again.
+  static const char* spec = std::getenv("SELM_KILL_AFTER_WRITE");
+  if (spec == nullptr || *spec == '\0') return;
+  static std::mutex mutex;
+  static std::map<std::string, long> counts;
+  const std::string text(spec);
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return;
+  const std::string name = written.filename().string();
+  if (name != text.substr(0, colon)) return;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (++counts[name] == std::atol(text.c_str() + colon + 1)) std::raise(SIGKILL);
+}
 
 void write_file_atomic(const fs::path& path, std::string_view content) {
   const fs::path parent = path.parent_path();
@@ -62,6 +82,7 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     throw io_error(path, "cannot rename temporary file into place");
   }
   fsync_directory(parent);
+  fault_injection_point(path);
 }
 
 std::string read_file(const fs::path& path) {
@@ -117,6 +138,7 @@ void JsonlWriter::write(const nlohmann::json& record) {
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
     throw io_error(path_, "write failed");
   }
+  fault_injection_point(path_);
 }
 
 }  // namespace selm

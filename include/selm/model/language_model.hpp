@@ -28,4 +28,12 @@ struct LanguageModel {
 LanguageModel load_language_model(const fs::path& directory, const ModelSettings& model_settings,
                                   const TokenizerSettings& tokenizer_settings);
 
+// Writes the model's weights, config.json and tokenizer files (with `chat_template`) into a
+// staging directory beside `destination`, then renames it into place: `destination` is either
+// absent, the old directory or the complete new one, never half-written.
+void write_model_directory(const LanguageModel& lm, const fs::path& destination, const std::string& chat_template);
+
+// Padding id for batches of this model: the tokenizer's pad id, else EOS (masked anyway).
+std::int64_t pad_id_of(const LanguageModel& lm);
+
 }  // namespace selm

@@ -47,4 +47,9 @@ class JsonlWriter {
   std::FILE* file_ = nullptr;
 };
 
+// Fault injection for crash tests: when the environment variable SELM_KILL_AFTER_WRITE is
+// "NAME:N", the process kills itself with SIGKILL right after its N-th complete write of a file
+// named NAME (a JSONL record or an atomic replacement). Unset, it costs one getenv per process.
+void fault_injection_point(const fs::path& written);
+
 }  // namespace selm

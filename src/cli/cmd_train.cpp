@@ -1,0 +1,56 @@
+// `selm train -c CONFIG`: online SELM rounds in a resumable run directory.
+#include <iostream>
+
+#include "commands.hpp"
+#include "selm/online/online_trainer.hpp"
+#include "selm/util/log.hpp"
+
+namespace selm::cli {
+
+namespace {
+
+struct TrainArgs {
+  ConfigArgs config;
+  bool force = false;
+  bool no_cache = false;
+  std::string stop_after_stage;
+};
+
+void run_train(const TrainArgs& args) {
+  const Config config = resolve_config(args.config);
+  OnlineTrainOptions options;
+  options.force = args.force;
+  options.use_judge_cache = !args.no_cache;
+  options.stop_after_stage = args.stop_after_stage;
+  const OnlineTrainResult result = run_online_training(config, options);
+  if (result.already_finished) {
+    std::cout << "train: " << result.run_dir.string() << " has already finished\n";
+  } else if (result.stopped_early) {
+    std::cout << "train: stopped after stage " << args.stop_after_stage << "; rerun the same command to continue\n";
+  } else {
+    std::cout << "train: finished " << result.run_dir.string() << "\n";
+  }
+}
+
+}  // namespace
+
+void register_train_command(CLI::App& app) {
+  auto* command = app.add_subcommand("train", "Online SELM rounds: generate, judge, pair, train and evaluate, round after round");
+  auto args = std::make_shared<TrainArgs>();
+  add_config_args(*command, args->config, /*config_required=*/true);
+  command->add_flag("--force", args->force,
+                    "Resume although keys that change results differ from the run's config.yaml (the differences are shown)");
+  command->add_flag("--no-cache", args->no_cache, "Ignore judge.cache_dir: judge everything afresh and store nothing");
+  command->add_option("--stop-after-stage", args->stop_after_stage,
+                      "Stop cleanly once this stage is complete, e.g. round-1/judge (rerun to continue)");
+  command->footer(
+      "The run directory is run.output_dir/run.name. Rerunning the same command resumes at the first unfinished\n"
+      "stage (generation and judging at the first missing record, training at its last checkpoint); on a finished\n"
+      "run it says so and exits 0.\n"
+      "Stages per round t: select, generate, judge, pair, reference, train, eval (see online.*, eval.*, judge.*).\n"
+      "Files: config.yaml, state.json, log.txt, metrics.jsonl, report.html, baseline/, round-<t>/{prompts,\n"
+      "generations, judgments, preferences}.jsonl, pairing.json, train_metrics.jsonl, model/, eval.json.");
+  command->callback([args] { run_train(*args); });
+}
+
+}  // namespace selm::cli

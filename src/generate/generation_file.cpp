@@ -1,0 +1,121 @@
+#include "selm/generate/generation_file.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "selm/util/error.hpp"
+#include "selm/util/files.hpp"
+#include "selm/util/progress.hpp"
+
+namespace selm {
+
+std::string response_text(const ChatFormatter& formatter, const GeneratedSequence& sequence) {
+  std::string text = formatter.decode_response(sequence.token_ids);
+  if (sequence.finish_reason == "stop" && !sequence.stop_string.empty()) {
+    const std::size_t at = text.find(sequence.stop_string);
+    if (at != std::string::npos) text.resize(at);
+  }
+  return text;
+}
+
+GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter& formatter,
+                                      const std::vector<std::vector<std::int64_t>>& prompt_ids,
+                                      const std::vector<nlohmann::json>& prompt_values, const fs::path& out, bool resume,
+                                      const std::string& label, std::int64_t first_prompt_index) {
+  const auto start = std::chrono::steady_clock::now();
+  const SamplingConfig& sampling = generator.config();
+  const auto num_prompts = static_cast<std::int64_t>(prompt_ids.size());
+  GenerationFileResult result;
+  result.prompts = num_prompts;
+
+  std::set<std::pair<std::int64_t, std::int64_t>> written;  // (prompt, sample) already in the file
+  if (resume && fs::exists(out)) {
+    for (const auto& [line, record] : read_jsonl(out, /*tolerate_partial_tail=*/true)) {
+      (void)line;
+      written.emplace(record.value("prompt_index", std::int64_t{-1}), record.value("sample_index", std::int64_t{-1}));
+    }
+  } else if (fs::exists(out)) {
+    fs::remove(out);
+  }
+  auto prompt_complete = [&](std::int64_t index) {
+    for (std::int64_t sample = 0; sample < sampling.num_samples; ++sample) {
+      if (written.count({index, sample}) == 0) return false;
+    }
+    return true;
+  };
+
+  // A chunk is a few batches: small enough that a kill loses little, large enough to batch well.
+  const std::int64_t chunk = std::max<std::int64_t>(1, sampling.batch_size * 4 / sampling.num_samples);
+  std::vector<std::pair<std::int64_t, std::int64_t>> pending_chunks;
+  for (std::int64_t begin = 0; begin < num_prompts; begin += chunk) {
+    const std::int64_t end = std::min(num_prompts, begin + chunk);
+    bool complete = true;
+    for (std::int64_t index = begin; index < end; ++index) {
+      if (prompt_complete(index)) ++result.already_done;
+      else complete = false;
+    }
+    if (!complete) pending_chunks.emplace_back(begin, end);
+  }
+
+  JsonlWriter writer(out);
+  Progress progress(label, num_prompts - result.already_done, "prompts");
+  for (const auto& [begin, end] : pending_chunks) {
+    std::vector<std::vector<std::int64_t>> chunk_prompts(prompt_ids.begin() + begin, prompt_ids.begin() + end);
+    std::vector<std::int64_t> chunk_indices;
+    for (std::int64_t index = begin; index < end; ++index) chunk_indices.push_back(first_prompt_index + index);
+    std::int64_t newly_done = 0;
+    for (std::int64_t index = begin; index < end; ++index) newly_done += prompt_complete(index) ? 0 : 1;
+    for (GeneratedSequence& sequence : generator.generate(chunk_prompts, chunk_indices)) {
+      const std::int64_t index = sequence.prompt_index - first_prompt_index;
+      result.generated_tokens += static_cast<std::int64_t>(sequence.token_ids.size());
+      if (written.count({index, sequence.sample_index}) != 0) continue;
+      writer.write({{"prompt_index", index},
+                    {"sample_index", sequence.sample_index},
+                    {"prompt", prompt_values[static_cast<std::size_t>(index)]},
+                    {"response", response_text(formatter, sequence)},
+                    {"token_ids", sequence.token_ids},
+                    {"logprob", sequence.logprob},
+                    {"finish_reason", sequence.finish_reason},
+                    {"prompt_tokens", sequence.prompt_tokens}});
+    }
+    char status[64];
+    std::snprintf(status, sizeof(status), "%.1f tok/s",
+                  static_cast<double>(result.generated_tokens) / std::max(1e-9, progress.elapsed_seconds()));
+    progress.advance(newly_done, status);
+  }
+  char status[96];
+  std::snprintf(status, sizeof(status), "%lld tokens, %.1f tok/s", static_cast<long long>(result.generated_tokens),
+                static_cast<double>(result.generated_tokens) / std::max(1e-9, progress.elapsed_seconds()));
+  progress.finish(status);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+std::vector<GenerationRecord> read_generation_file(const fs::path& path) {
+  std::map<std::pair<std::int64_t, std::int64_t>, GenerationRecord> records;
+  const std::string file = path.string();
+  for (const auto& [line, value] : read_jsonl(path, /*tolerate_partial_tail=*/true)) {
+    GenerationRecord record;
+    try {
+      record.prompt_index = value.at("prompt_index").get<std::int64_t>();
+      record.sample_index = value.at("sample_index").get<std::int64_t>();
+      record.response = value.at("response").get<std::string>();
+      record.token_ids = value.at("token_ids").get<std::vector<std::int64_t>>();
+      record.logprob = value.at("logprob").get<double>();
+      record.finish_reason = value.value("finish_reason", std::string());
+    } catch (const nlohmann::json::exception& error) {
+      throw_input_error(file, line, std::string("malformed generation record: ") + error.what());
+    }
+    records[{record.prompt_index, record.sample_index}] = std::move(record);
+  }
+  std::vector<GenerationRecord> ordered;
+  ordered.reserve(records.size());
+  for (auto& entry : records) ordered.push_back(std::move(entry.second));
+  return ordered;
+}
+
+}  // namespace selm

@@ -1,0 +1,70 @@
+#include "selm/judge/judge_file.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "selm/util/error.hpp"
+#include "selm/util/files.hpp"
+#include "selm/util/progress.hpp"
+
+namespace selm {
+
+std::string judge_status_text(const JudgeStats& stats) {
+  return "ok " + std::to_string(stats.ok) + ", abstained " + std::to_string(stats.abstained) + ", failed " +
+         std::to_string(stats.failed);
+}
+
+std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest>& requests,
+                                    const std::filesystem::path& out, std::int64_t batch_size,
+                                    const std::string& label) {
+  std::map<std::string, Judgment> done;
+  if (std::filesystem::exists(out)) {
+    for (const auto& [line, record] : read_jsonl(out, /*tolerate_partial_tail=*/true)) {
+      try {
+        Judgment judgment = judgment_from_json(record);
+        done[judgment.id] = std::move(judgment);
+      } catch (const InputError& error) {
+        throw_input_error(out.string(), line, error.what());
+      }
+    }
+  }
+  std::vector<JudgeRequest> pending;
+  for (const auto& request : requests) {
+    if (done.count(request.id) == 0) pending.push_back(request);
+  }
+
+  if (!pending.empty()) {
+    // The judge may have served earlier calls: show this call's counts only.
+    const JudgeStats before = judge.stats();
+    auto status = [&judge, &before] {
+      JudgeStats now = judge.stats();
+      now.ok -= before.ok;
+      now.abstained -= before.abstained;
+      now.failed -= before.failed;
+      return judge_status_text(now);
+    };
+    JsonlWriter writer(out);
+    Progress progress(label, static_cast<std::int64_t>(pending.size()), "prompts");
+    const std::size_t step = static_cast<std::size_t>(std::max<std::int64_t>(1, batch_size));
+    for (std::size_t begin = 0; begin < pending.size(); begin += step) {
+      const std::size_t end = std::min(pending.size(), begin + step);
+      const std::vector<JudgeRequest> batch(pending.begin() + static_cast<std::ptrdiff_t>(begin),
+                                            pending.begin() + static_cast<std::ptrdiff_t>(end));
+      for (Judgment& judgment : judge.rank(batch)) {
+        writer.write(judgment_to_json(judgment));
+        done[judgment.id] = std::move(judgment);
+      }
+      progress.advance(static_cast<std::int64_t>(batch.size()), status());
+    }
+    progress.finish(status());
+  }
+
+  std::vector<Judgment> ordered;
+  ordered.reserve(requests.size());
+  for (const auto& request : requests) ordered.push_back(done.at(request.id));
+  return ordered;
+}
+
+}  // namespace selm

@@ -1,0 +1,107 @@
+#include "selm/train/preference_trainer.hpp"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "selm/model/hf_model_dir.hpp"
+#include "selm/model/llama_checkpoint.hpp"
+#include "selm/text/tokenizer_files.hpp"
+#include "selm/train/preference_step.hpp"
+#include "selm/util/error.hpp"
+#include "selm/util/files.hpp"
+#include "selm/util/log.hpp"
+
+namespace selm {
+
+namespace {
+
+// True when every record carries the reference log-probs this loss reads.
+bool has_reference_logps(const std::vector<PreferenceRecord>& records, bool with_y_ref) {
+  for (const auto& record : records) {
+    if (!record.reference_logps) return false;
+    if (with_y_ref && !record.reference_logps->reference_response) return false;
+  }
+  return true;
+}
+
+std::string records_jsonl(const std::vector<PreferenceRecord>& records) {
+  std::string text;
+  for (const auto& record : records) text += preference_record_to_json(record).dump() + "\n";
+  return text;
+}
+
+}  // namespace
+
+PreferenceData load_preference_data(const fs::path& path, const LanguageModel& lm, const TrainConfig& train,
+                                    bool needs_reference_response) {
+  PreferenceData data;
+  data.file = read_preference_file_with_generation_logps(path);
+  if (needs_reference_response) {
+    for (const auto& record : data.file.records) {
+      if (!record.reference_response) {
+        throw_input_error(path.string(), record.line,
+                          "key 'reference_response': missing (train.loss selm with train.alpha != 0 needs y_ref)");
+      }
+    }
+  }
+  data.examples.reserve(data.file.records.size());
+  for (const auto& record : data.file.records) {
+    data.examples.push_back(tokenize_preference(record, *lm.formatter, train.max_length, train.max_prompt_length));
+  }
+  return data;
+}
+
+std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& reference, PreferenceData& data,
+                                                       const TrainConfig& train, std::int64_t pad_id,
+                                                       bool with_reference_response, const fs::path& cache_file) {
+  if (fs::exists(cache_file)) {
+    std::vector<PreferenceRecord> loaded = read_preference_file(cache_file);
+    if (loaded.size() == data.file.records.size() && has_reference_logps(loaded, with_reference_response)) {
+      log::info("reference log-probs read from " + cache_file.string());
+      return loaded;
+    }
+  }
+  log::info("computing reference log-probs of " + std::to_string(data.file.records.size()) + " records");
+  compute_reference_logps(reference, data.file.records, data.examples, train.batch_size, pad_id, train.average_logps,
+                          with_reference_response, data.file.generation_y_ref_logps);
+  write_file_atomic(cache_file, records_jsonl(data.file.records));
+  return read_preference_file(cache_file);
+}
+
+TrainingResult train_preference_model(LanguageModel& lm, const std::vector<PreferenceRecord>& records,
+                                      const std::vector<TokenizedPreference>& examples, const TrainConfig& train,
+                                      const PreferenceTrainingOptions& options) {
+  const PreferenceLossOptions loss_options = preference_loss_options(train);
+  const std::int64_t pad_id = pad_id_of(lm);
+  TrainingLoopOptions loop;
+  loop.output_dir = options.output_dir;
+  loop.num_examples = static_cast<std::int64_t>(records.size());
+  loop.config_yaml = options.config_yaml;
+  loop.stop_after_step = options.stop_after_step;
+  loop.show_progress = options.show_progress;
+  const std::string chat_template = options.chat_template;
+  loop.save_model = [&lm, &chat_template](const fs::path& dir) {
+    save_llama(lm.model, dir);
+    write_tokenizer_files(*lm.tokenizer, dir, chat_template);
+  };
+  loop.load_model = [&lm](const fs::path& dir) { load_module_weights(*lm.model, dir); };
+
+  lm.model->train();
+  const StepFunction step = [&](const std::vector<std::int64_t>& indices) {
+    std::vector<const TokenizedPreference*> batch_examples;
+    std::vector<const PreferenceRecord*> batch_records;
+    for (std::int64_t index : indices) {
+      batch_examples.push_back(&examples[static_cast<std::size_t>(index)]);
+      batch_records.push_back(&records[static_cast<std::size_t>(index)]);
+    }
+    const PreferenceBatchResult result = preference_batch(lm.model, batch_examples, batch_records, loss_options, pad_id,
+                                                          train.average_logps, options.reference_model);
+    return StepOutput{result.loss.loss, preference_metric_map(result), result.num_tokens};
+  };
+  const TrainingResult result = run_training_loop(*lm.model, train, loop, step);
+  lm.model->eval();
+  if (result.finished) write_model_directory(lm, options.output_dir / kFinalModelDir, chat_template);
+  return result;
+}
+
+}  // namespace selm
