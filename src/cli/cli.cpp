@@ -53,6 +53,7 @@ int run(int argc, char** argv) {
   register_sft_command(app);
   register_train_command(app);
   register_eval_command(app);
+  register_task_command(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -33,5 +33,6 @@ void register_score_command(CLI::App& app);      // cmd_score.cpp
 void register_sft_command(CLI::App& app);        // cmd_sft.cpp
 void register_train_command(CLI::App& app);      // cmd_train.cpp
 void register_eval_command(CLI::App& app);       // cmd_eval.cpp
+void register_task_command(CLI::App& app);       // cmd_task.cpp
 
 }  // namespace selm::cli
