@@ -51,6 +51,7 @@ int run(int argc, char** argv) {
   register_dpo_command(app);
   register_score_command(app);
   register_sft_command(app);
+  register_sweep_command(app);
   try {
     app.parse(argc, argv);
     return 0;

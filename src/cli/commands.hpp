@@ -31,5 +31,6 @@ void register_judge_command(CLI::App& app);      // cmd_judge.cpp
 void register_dpo_command(CLI::App& app);        // cmd_dpo.cpp
 void register_score_command(CLI::App& app);      // cmd_score.cpp
 void register_sft_command(CLI::App& app);        // cmd_sft.cpp
+void register_sweep_command(CLI::App& app);      // cmd_sweep.cpp
 
 }  // namespace selm::cli
