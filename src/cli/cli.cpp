@@ -54,6 +54,7 @@ int run(int argc, char** argv) {
   register_train_command(app);
   register_eval_command(app);
   register_task_command(app);
+  register_sweep_command(app);
   try {
     app.parse(argc, argv);
     return 0;

@@ -34,5 +34,6 @@ void register_sft_command(CLI::App& app);        // cmd_sft.cpp
 void register_train_command(CLI::App& app);      // cmd_train.cpp
 void register_eval_command(CLI::App& app);       // cmd_eval.cpp
 void register_task_command(CLI::App& app);       // cmd_task.cpp
+void register_sweep_command(CLI::App& app);      // cmd_sweep.cpp
 
 }  // namespace selm::cli
