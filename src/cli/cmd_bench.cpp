@@ -1,12 +1,14 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "commands.hpp"
 #include "selm/generate/generator.hpp"
+#include "selm/judge/judge_factory.hpp"
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/train/losses.hpp"
 #include "selm/train/optimizer.hpp"
@@ -251,6 +253,95 @@ void run_bench_train(const BenchTrainArgs& args) {
   std::cout << result.dump(2) << "\n";
 }
 
+struct BenchJudgeArgs {
+  ConfigArgs config;
+  std::int64_t requests = 2000;
+  std::int64_t candidates = 3;
+  std::int64_t words = 24;
+  std::int64_t warmup_requests = 0;  // 0 = one judge batch
+};
+
+// A prompt and `candidates` responses of about `words` words, mixing neutral and
+// sentiment-bearing words so that lexicon judges have something to weigh.
+std::vector<JudgeRequest> synthetic_judge_requests(std::int64_t count, std::int64_t candidates, std::int64_t words,
+                                                   std::uint32_t seed) {
+  static const std::vector<std::string> topics = {"the harbour", "a rainy morning", "the new library",
+                                                  "an old bicycle", "the village market", "a long train ride"};
+  static const std::vector<std::string> vocabulary = {
+      "the", "a", "was", "and", "it", "we", "walked", "near", "river", "bread", "lantern", "garden", "quiet",
+      "good", "great", "lovely", "happy", "bad", "sad", "terrible", "not", "very", "slightly", "calm", "broken"};
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::size_t> pick_topic(0, topics.size() - 1);
+  std::uniform_int_distribution<std::size_t> pick_word(0, vocabulary.size() - 1);
+  std::vector<JudgeRequest> requests;
+  requests.reserve(static_cast<std::size_t>(count));
+  for (std::int64_t index = 0; index < count; ++index) {
+    JudgeRequest request;
+    request.id = std::to_string(index);
+    request.prompt = "Tell me about " + topics[pick_topic(rng)] + ".";
+    for (std::int64_t candidate = 0; candidate < candidates; ++candidate) {
+      std::string response;
+      for (std::int64_t word = 0; word < words; ++word) response += (word ? " " : "") + vocabulary[pick_word(rng)];
+      request.candidates.push_back(response + ".");
+    }
+    requests.push_back(std::move(request));
+  }
+  return requests;
+}
+
+// Times judge->rank over synthetic requests in batches of judge.batch_size, the cache bypassed,
+// after an untimed warm-up batch (model loading, connection set-up).
+void run_bench_judge(const BenchJudgeArgs& args) {
+  if (args.requests < 1 || args.candidates < 1 || args.words < 1 || args.warmup_requests < 0) {
+    throw InputError("--requests, --candidates and --words must be positive and --warmup non-negative");
+  }
+  const Config config = resolve_config(args.config);
+  const auto build_start = BenchClock::now();
+  std::unique_ptr<Judge> judge = make_judge(config.judge, JudgeBuildOptions{/*use_cache=*/false});
+  const double build_seconds = seconds_between(build_start, BenchClock::now());
+  const std::int64_t batch_size = config.judge.batch_size;
+
+  const std::int64_t warmup = args.warmup_requests > 0 ? args.warmup_requests : batch_size;
+  const std::vector<JudgeRequest> warmup_requests = synthetic_judge_requests(warmup, args.candidates, args.words, 1);
+  judge->rank(warmup_requests);
+  const JudgeStats before = judge->stats();
+
+  const std::vector<JudgeRequest> requests = synthetic_judge_requests(args.requests, args.candidates, args.words, 0);
+  const auto start = BenchClock::now();
+  for (std::size_t begin = 0; begin < requests.size(); begin += static_cast<std::size_t>(batch_size)) {
+    const std::size_t end = std::min(requests.size(), begin + static_cast<std::size_t>(batch_size));
+    judge->rank(std::vector<JudgeRequest>(requests.begin() + static_cast<std::ptrdiff_t>(begin),
+                                          requests.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  const double seconds = seconds_between(start, BenchClock::now());
+  const JudgeStats after = judge->stats();
+  const std::int64_t answered = after.answered - before.answered;
+  const double latency = answered > 0 ? (after.total_latency_seconds - before.total_latency_seconds) / answered : 0.0;
+  const double judgments = static_cast<double>(args.requests);
+  nlohmann::json result = {
+      {"benchmark", "judge"},
+      {"judge", judge->id()},
+      {"config_hash", judge->config_hash()},
+      {"requests", args.requests},
+      {"candidates", args.candidates},
+      {"words_per_response", args.words},
+      {"batch_size", batch_size},
+      {"threads", torch::get_num_threads()},
+      {"build_seconds", build_seconds},
+      {"total_seconds", seconds},
+      {"judgments_per_second", judgments / seconds},
+      {"responses_per_second", judgments * static_cast<double>(args.candidates) / seconds},
+      {"ok", after.ok - before.ok},
+      {"abstained", after.abstained - before.abstained},
+      {"failed", after.failed - before.failed},
+      {"backend_requests", after.requests - before.requests},
+      {"retries", after.retries - before.retries},
+      {"mean_backend_latency_ms", 1000.0 * latency},
+      {"peak_rss_mb", static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0)},
+  };
+  std::cout << result.dump(2) << "\n";
+}
+
 }  // namespace
 
 void register_bench_command(CLI::App& app) {
@@ -287,6 +378,19 @@ void register_bench_command(CLI::App& app) {
                 "threads. Model FLOPs per step = 6 * (parameters besides embedding and output projection) * tokens\n"
                 "+ 6 * (output projection parameters) * response tokens + 12 * layers * heads * head_dim * T^2 * rows.");
   train->callback([train_args] { run_bench_train(*train_args); });
+
+  auto* judge = bench->add_subcommand(
+      "judge", "Rank synthetic requests with the configured judge (cache bypassed): judgments/s, responses/s");
+  auto judge_args = std::make_shared<BenchJudgeArgs>();
+  add_config_args(*judge, judge_args->config, /*config_required=*/false);
+  judge->add_option("--requests", judge_args->requests, "Synthetic prompts to judge (timed)")->capture_default_str();
+  judge->add_option("--candidates", judge_args->candidates, "Candidate responses per prompt")->capture_default_str();
+  judge->add_option("--words", judge_args->words, "Words per candidate response")->capture_default_str();
+  judge->add_option("--warmup", judge_args->warmup_requests, "Untimed prompts judged first; 0 = one judge.batch_size")
+      ->capture_default_str();
+  judge->footer("Requests go to judge.rank in batches of judge.batch_size, as `selm judge` sends them.\n"
+                "Example: selm bench judge -c judge.yaml --requests 200 judge.http.max_concurrent=8");
+  judge->callback([judge_args] { run_bench_judge(*judge_args); });
 }
 
 }  // namespace selm::cli

@@ -29,6 +29,19 @@ void CommandJudgeConfig::validate(const FieldChecker& check) const {
   check.require(max_restarts >= 0, "max_restarts", "must be >= 0");
 }
 
+void RewardModelJudgeConfig::validate(const FieldChecker& check) const {
+  check.require(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, "device",
+                "must be cpu, cuda or cuda:N, got '" + device + "'");
+  check.require(dtype == "float32" || dtype == "bfloat16" || dtype == "float16", "dtype",
+                "must be float32, bfloat16 or float16, got '" + dtype + "'");
+  check.require(batch_size >= 1, "batch_size", "must be >= 1");
+  // Room for at least one prompt token and the end-of-turn token.
+  check.require(max_length >= 2, "max_length", "must be >= 2");
+  static const std::set<std::string> templates = {"auto", "zephyr", "llama2", "chatml", "plain"};
+  check.require(templates.count(chat_template) == 1, "chat_template",
+                "unknown chat template '" + chat_template + "' (known: auto, zephyr, llama2, chatml, plain)");
+}
+
 void JudgeConfig::validate(const FieldChecker& check) const {
   static const std::set<std::string> types = {"lexicon", "http", "command", "reward_model"};
   check.require(types.count(type) == 1, "type",
@@ -37,6 +50,7 @@ void JudgeConfig::validate(const FieldChecker& check) const {
   lexicon.validate(check.nested("lexicon"));
   http.validate(check.nested("http"));
   command.validate(check.nested("command"));
+  reward_model.validate(check.nested("reward_model"));
   // Settings that only the selected judge needs.
   if (type == "http") {
     check.require(!http.base_url.empty(), "http.base_url", "the http judge needs a base URL, e.g. http://127.0.0.1:8000/v1");
@@ -44,6 +58,10 @@ void JudgeConfig::validate(const FieldChecker& check) const {
   }
   if (type == "command") {
     check.require(!command.argv.empty(), "command.argv", "the command judge needs a program to run, e.g. [python3, judge.py]");
+  }
+  if (type == "reward_model") {
+    check.require(!reward_model.path.empty(), "reward_model.path",
+                  "the reward_model judge needs a model directory (LlamaForSequenceClassification)");
   }
 }
 

@@ -4,6 +4,7 @@
 #include "selm/judge/http_judge.hpp"
 #include "selm/judge/judgment_cache.hpp"
 #include "selm/judge/lexicon_judge.hpp"
+#include "selm/judge/reward_model_judge.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -17,9 +18,10 @@ std::unique_ptr<Judge> make_judge(const JudgeConfig& config, const JudgeBuildOpt
   } else if (config.type == "command") {
     judge = std::make_unique<CommandJudge>(config.command);
   } else if (config.type == "reward_model") {
-    // Extension point: a Llama backbone with a scalar head (LlamaForSequenceClassification
-    // layout) plugs in here once the model area provides it.
-    throw InputError("key 'judge.type': the reward_model judge is not available yet (use lexicon, http or command)");
+    if (config.reward_model.path.empty()) {
+      throw InputError("key 'judge.reward_model.path': the reward_model judge needs a model directory");
+    }
+    judge = std::make_unique<RewardModelJudge>(config.reward_model);
   } else {
     throw InputError("key 'judge.type': unknown judge type '" + config.type +
                      "' (known: lexicon, http, command, reward_model)");

@@ -71,7 +71,8 @@ TEST(JudgeCli, BadConfigExitsWithTwoNamingTheKey) {
   ::unsetenv("SELM_TEST_UNSET_KEY_VARIABLE");
   const Case cases[] = {
       {{"judge.type=oracle"}, "judge.type"},
-      {{"judge.type=reward_model"}, "judge.type"},
+      {{"judge.type=reward_model"}, "judge.reward_model.path"},
+      {{"judge.type=reward_model", "judge.reward_model.path=/nonexistent/reward-model"}, "judge.reward_model.path"},
       {{"judge.type=http", "judge.http.model=m"}, "judge.http.base_url"},
       {{"judge.type=http", "judge.http.base_url=http://127.0.0.1:9/v1", "judge.http.model=m",
         "judge.http.api_key_env=SELM_TEST_UNSET_KEY_VARIABLE"},
@@ -154,6 +155,22 @@ TEST(JudgeCli, ApiKeyAppearsInNoLogOrOutput) {
     EXPECT_EQ(test::read_text(file).find(key), std::string::npos) << file;
   }
   EXPECT_NE(test::read_text(dir / "out.jsonl").find("[redacted]"), std::string::npos);
+}
+
+TEST(JudgeCli, BenchJudgeReportsThroughputOfTheConfiguredJudge) {
+  const auto result = test::run_selm({"bench", "judge", "--requests", "40", "--candidates", "3", "judge.batch_size=8"});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json report = nlohmann::json::parse(result.output.substr(result.output.find('{')));
+  EXPECT_EQ(report["benchmark"], "judge");
+  EXPECT_EQ(report["judge"], "lexicon");
+  EXPECT_EQ(report["requests"], 40);
+  EXPECT_EQ(report["ok"], 40);
+  EXPECT_EQ(report["backend_requests"], 40);  // the lexicon judge counts one per prompt
+  EXPECT_GT(report["judgments_per_second"].get<double>(), 0.0);
+  EXPECT_NEAR(report["responses_per_second"].get<double>(), 3.0 * report["judgments_per_second"].get<double>(), 1e-6);
+
+  const auto bad = test::run_selm({"bench", "judge", "--requests", "0"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
 }
 
 }  // namespace

@@ -82,22 +82,46 @@ struct CommandJudgeConfig {
   void validate(const FieldChecker& check) const;
 };
 
+// A scalar-head reward model (Hugging Face LlamaForSequenceClassification layout, one label)
+// scoring each prompt + response; higher = better.
+struct RewardModelJudgeConfig {
+  std::string path;                     // Hugging Face model directory (config.json, weights, tokenizer.model)
+  std::string device = "cpu";           // cpu, cuda or cuda:N
+  std::string dtype = "float32";        // float32, bfloat16 or float16 (half types need a GPU)
+  std::int64_t batch_size = 16;         // candidates scored per forward pass
+  std::int64_t max_length = 1024;       // prompt + response tokens; the prompt is cut from the left to fit
+  std::string chat_template = "auto";   // how the prompt is rendered: auto, zephyr, llama2, chatml or plain
+
+  template <class Visitor>
+  void visit_fields(Visitor& v) {
+    v.field("path", path, "Hugging Face model directory of the reward model (LlamaForSequenceClassification with one label, plus tokenizer.model)");
+    v.field("device", device, "Device: cpu, cuda or cuda:N");
+    v.field("dtype", dtype, "Compute dtype: float32, bfloat16 or float16 (half types need a GPU)");
+    v.field("batch_size", batch_size, "Candidate responses scored per forward pass");
+    v.field("max_length", max_length, "Maximum prompt + response tokens; the prompt is truncated from the left to fit");
+    v.field("chat_template", chat_template, "Chat template of the prompt: auto (from the model's tokenizer_config.json), zephyr, llama2, chatml or plain");
+  }
+  void validate(const FieldChecker& check) const;
+};
+
 struct JudgeConfig {
-  std::string type = "lexicon";         // lexicon, http, command (reward_model: not available yet)
+  std::string type = "lexicon";         // lexicon, http, command or reward_model
   std::string cache_dir;                // folder of the judgment cache; empty = no cache
   std::int64_t batch_size = 32;         // prompts handed to the judge at once
   LexiconJudgeConfig lexicon;
   HttpJudgeConfig http;
   CommandJudgeConfig command;
+  RewardModelJudgeConfig reward_model;
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
-    v.field("type", type, "Judge: lexicon, http or command (reward_model is not available yet)");
+    v.field("type", type, "Judge: lexicon, http, command or reward_model");
     v.field("cache_dir", cache_dir, "Folder of the append-only judgment cache; empty disables caching");
     v.field("batch_size", batch_size, "Prompts handed to the judge at once (the http judge runs their requests concurrently)");
     v.section("lexicon", lexicon, "Built-in sentiment judge over the VADER lexicon");
     v.section("http", http, "LLM-as-judge over an OpenAI-compatible chat completions API");
     v.section("command", command, "Judge subprocess speaking JSON lines");
+    v.section("reward_model", reward_model, "Scalar-head reward model (LlamaForSequenceClassification) scoring each response");
   }
   void validate(const FieldChecker& check) const;
 };
