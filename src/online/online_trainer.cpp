@@ -20,6 +20,7 @@
 #include "selm/judge/judge_file.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/online/pairing.hpp"
+#include "selm/tasks/task.hpp"
 #include "selm/train/preference_step.hpp"
 #include "selm/train/preference_trainer.hpp"
 #include "selm/train/shuffle.hpp"
@@ -130,8 +131,10 @@ class ModelSlot {
 
 class OnlineRun {
  public:
-  OnlineRun(const Config& config, const OnlineTrainOptions& options)
-      : config_(config), options_(options), slot_(config_) {}
+  // `task`: the built-in task's assets when the config names one (their SFT perplexity goes
+  // into initial_model.json), else null.
+  OnlineRun(const Config& config, const OnlineTrainOptions& options, const TaskAssets* task)
+      : config_(config), options_(options), slot_(config_), task_(task) {}
 
   OnlineTrainResult run();
 
@@ -175,6 +178,7 @@ class OnlineRun {
   std::vector<TrainPrompt> train_prompts_;
   std::vector<EvalPrompt> eval_prompts_;
   std::unique_ptr<Judge> judge_;
+  const TaskAssets* task_;
 };
 
 void OnlineRun::complete(const std::string& stage, double seconds) {
@@ -618,6 +622,12 @@ OnlineTrainResult OnlineRun::run() {
   const fs::path initial_file = run_dir_ / "initial_model.json";
   if (fs::exists(initial_file)) initial = nlohmann::json::parse(read_file(initial_file));
   initial["path"] = config_.model.path;
+  if (task_ != nullptr) {
+    initial["source"] = "task:" + task_->task;
+    initial["perplexity"] = task_->sft_perplexity;
+    initial["initial_perplexity"] = task_->initial_perplexity;
+    initial["perplexity_file"] = task_->sft_eval_report.string();
+  }
   write_file_atomic(initial_file, initial.dump(2) + "\n");
 
   run_baseline();
@@ -668,7 +678,15 @@ std::string config_fingerprint(const Config& config) {
 }
 
 OnlineTrainResult run_online_training(const Config& config, const OnlineTrainOptions& options) {
-  OnlineRun run(config, options);
+  if (config.task.name.empty()) {
+    OnlineRun run(config, options, nullptr);
+    return run.run();
+  }
+  // A built-in task prepares (or reuses from its cache) the data and the initial model, and
+  // fills the keys the config leaves empty.
+  const TaskAssets assets = prepare_task(config);
+  const Config prepared = apply_task(config, assets);
+  OnlineRun run(prepared, options, &assets);
   return run.run();
 }
 
