@@ -454,14 +454,13 @@ void OnlineRun::write_dataset_pairs(std::int64_t round) {
 
 std::vector<PreferenceRecord> OnlineRun::reference_records(std::int64_t round, const Config& round_config,
                                                            PreferenceData* data_out) {
+  const fs::path preferences = round_dir(round) / "preferences.jsonl";
+  if (fs::file_size(preferences) == 0) return {};  // every prompt tied or abstained
   LanguageModel& lm = slot_.get(start_model(round));
   const bool with_y_ref = loss_uses_reference_response(preference_loss_options(round_config.train));
-  PreferenceData data = load_preference_data(round_dir(round) / "preferences.jsonl", lm, round_config.train, with_y_ref);
-  std::vector<PreferenceRecord> records =
-      data.file.records.empty()
-          ? std::vector<PreferenceRecord>{}
-          : reference_scored_records(lm.model, data, round_config.train, pad_id_of(lm), with_y_ref,
-                                     round_dir(round) / kReferenceCacheFile);
+  PreferenceData data = load_preference_data(preferences, lm, round_config.train, with_y_ref);
+  std::vector<PreferenceRecord> records = reference_scored_records(lm.model, data, round_config.train, pad_id_of(lm),
+                                                                  with_y_ref, round_dir(round) / kReferenceCacheFile);
   if (data_out != nullptr) *data_out = std::move(data);
   return records;
 }

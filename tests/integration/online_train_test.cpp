@@ -177,7 +177,8 @@ TEST_F(OnlineTrain, AlphaZeroAndPositiveAlphaShareRoundOnePreferences) {
   ASSERT_EQ(selm_metrics.size(), dpo_metrics.size());
   EXPECT_TRUE(selm_metrics.front().contains("logps/pi_response"));
   EXPECT_FALSE(dpo_metrics.front().contains("logps/pi_response"));
-  EXPECT_NE(selm_metrics.front().at("loss"), dpo_metrics.front().at("loss"));
+  // At step 1 the policy is the reference, so both losses are log 2; they part afterwards.
+  EXPECT_NE(selm_metrics.back().at("loss"), dpo_metrics.back().at("loss"));
   EXPECT_NE(read_text(run_dir("alpha_pos") / "round-1" / "model" / "model.safetensors"),
             read_text(run_dir("alpha_zero") / "round-1" / "model" / "model.safetensors"));
 }
@@ -200,7 +201,15 @@ TEST_F(OnlineTrain, BadInputExitsTwoWithoutCreatingTheRunDirectory) {
 }
 
 TEST_F(OnlineTrain, BestWorstPairingAndOfflineRoundZero) {
-  const auto run = run_selm(train_args("best_worst", {"online.rounds=1", "online.pairing=best_worst",
+  // A judge that prefers longer responses, so that the tiny model's samples rarely tie.
+  test::write_text(path("length_judge.py"),
+                   "import json, sys\n"
+                   "for line in sys.stdin:\n"
+                   "    request = json.loads(line)\n"
+                   "    print(json.dumps({'id': request['id'], 'scores': [len(c.encode()) for c in request['candidates']]}), "
+                   "flush=True)\n");
+  const auto run = run_selm(train_args("best_worst", {"online.rounds=1", "online.pairing=best_worst", "judge.type=command",
+                                                      "judge.command.argv=[python3, " + path("length_judge.py") + "]",
                                                         "online.offline_round0=true", "generate.num_samples=3",
                                                         "online.round_overrides=[\"train.learning_rate=0.002\"]"}));
   ASSERT_EQ(run.exit_code, 0) << run.output;
@@ -220,12 +229,33 @@ TEST_F(OnlineTrain, BestWorstPairingAndOfflineRoundZero) {
   const auto judgments = read_json_lines(dir / "round-1" / "judgments.jsonl");
   ASSERT_EQ(judgments.size(), 6u);
   EXPECT_EQ(judgments.front().at("scores").size(), 3u);
-  // y_ref is sample 0 of the prompt.
+  // y_ref is sample 0 of the prompt; chosen is the longest sample, rejected the shortest.
   const auto generations = read_json_lines(dir / "round-1" / "generations.jsonl");
-  for (const auto& record : read_json_lines(dir / "round-1" / "preferences.jsonl")) {
+  const auto preferences = read_json_lines(dir / "round-1" / "preferences.jsonl");
+  EXPECT_GE(preferences.size(), 3u);
+  for (const auto& record : preferences) {
+    EXPECT_GT(record.at("chosen").get<std::string>().size(), record.at("rejected").get<std::string>().size());
     const auto index = record.at("dataset_index").get<std::int64_t>() - 6;
     EXPECT_EQ(record.at("reference_response"), generations[static_cast<std::size_t>(index * 3)].at("response"));
   }
+}
+
+TEST_F(OnlineTrain, ARoundWithoutPairsKeepsItsStartingModel) {
+  // A judge that scores every candidate alike: every prompt ties, no pair is formed.
+  test::write_text(path("tie_judge.py"),
+                   "import json, sys\n"
+                   "for line in sys.stdin:\n"
+                   "    request = json.loads(line)\n"
+                   "    print(json.dumps({'id': request['id'], 'scores': [0.0] * len(request['candidates'])}), "
+                   "flush=True)\n");
+  const auto run = run_selm(train_args("all_ties", {"online.rounds=1", "eval.enabled=false", "judge.type=command",
+                                                    "judge.command.argv=[python3, " + path("tie_judge.py") + "]"}));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const fs::path dir = run_dir("all_ties");
+  const nlohmann::json pairing = nlohmann::json::parse(read_text(dir / "round-1" / "pairing.json"));
+  EXPECT_EQ(pairing.at("pairs").get<int>(), 0);
+  EXPECT_EQ(pairing.at("dropped_ties").get<int>(), 12);
+  EXPECT_EQ(read_text(dir / "round-1" / "model" / "model.safetensors"), read_text(fs::path(path("model")) / "model.safetensors"));
 }
 
 }  // namespace
