@@ -51,6 +51,8 @@ int run(int argc, char** argv) {
   register_dpo_command(app);
   register_score_command(app);
   register_sft_command(app);
+  register_report_command(app);
+  register_compare_command(app);
   try {
     app.parse(argc, argv);
     return 0;

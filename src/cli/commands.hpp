@@ -31,5 +31,7 @@ void register_judge_command(CLI::App& app);      // cmd_judge.cpp
 void register_dpo_command(CLI::App& app);        // cmd_dpo.cpp
 void register_score_command(CLI::App& app);      // cmd_score.cpp
 void register_sft_command(CLI::App& app);        // cmd_sft.cpp
+void register_report_command(CLI::App& app);     // cmd_report.cpp
+void register_compare_command(CLI::App& app);    // cmd_compare.cpp
 
 }  // namespace selm::cli
