@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libcurl4-openssl-dev
   fortunes-min fortunes   # English text of the built-in quickstart corpus
+  chromium                # headless browser: renders report.html in the report test (tests/integration/report_render_test.cpp)
 )
 
 if [ "$(id -u)" -eq 0 ]; then

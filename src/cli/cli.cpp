@@ -55,6 +55,8 @@ int run(int argc, char** argv) {
   register_eval_command(app);
   register_task_command(app);
   register_sweep_command(app);
+  register_report_command(app);
+  register_compare_command(app);
   try {
     app.parse(argc, argv);
     return 0;

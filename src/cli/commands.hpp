@@ -35,5 +35,7 @@ void register_train_command(CLI::App& app);      // cmd_train.cpp
 void register_eval_command(CLI::App& app);       // cmd_eval.cpp
 void register_task_command(CLI::App& app);       // cmd_task.cpp
 void register_sweep_command(CLI::App& app);      // cmd_sweep.cpp
+void register_report_command(CLI::App& app);     // cmd_report.cpp
+void register_compare_command(CLI::App& app);    // cmd_compare.cpp
 
 }  // namespace selm::cli
