@@ -2,12 +2,21 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "selm/eval/report.hpp"
 #include "selm/online/online_trainer.hpp"
+#include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 
 namespace selm::cli {
 
 namespace {
+
+// report.html in the run directory; returns the summary table for the terminal.
+std::string write_run_report(const fs::path& run_dir) {
+  const RunSummary run = load_run_summary(run_dir);
+  write_file_atomic(run_dir / "report.html", render_report_html(run));
+  return render_summary_table(run);
+}
 
 struct TrainArgs {
   ConfigArgs config;
@@ -22,13 +31,16 @@ void run_train(const TrainArgs& args) {
   options.force = args.force;
   options.use_judge_cache = !args.no_cache;
   options.stop_after_stage = args.stop_after_stage;
+  options.write_report = write_run_report;
   const OnlineTrainResult result = run_online_training(config, options);
   if (result.already_finished) {
+    std::cout << render_summary_table(load_run_summary(result.run_dir));
     std::cout << "train: " << result.run_dir.string() << " has already finished\n";
   } else if (result.stopped_early) {
     std::cout << "train: stopped after stage " << args.stop_after_stage << "; rerun the same command to continue\n";
   } else {
-    std::cout << "train: finished " << result.run_dir.string() << "\n";
+    std::cout << "train: finished " << result.run_dir.string() << "; report: "
+              << (result.run_dir / "report.html").string() << "\n";
   }
 }
 

@@ -276,8 +276,11 @@ Config OnlineRun::round_config(std::int64_t round) const {
     for (auto& item : split_overrides(config_.online.round_overrides[position])) overrides.push_back(item);
   }
   Config result = load_config({(run_dir_ / kConfigFile).string()}, overrides);
-  // Each round samples afresh: with prompt_selection all, the same prompt gets new draws.
-  result.generate.seed = config_.generate.seed + round;
+  // run.seed varies the whole online procedure (the seeds of a sweep), and each round samples
+  // and shuffles afresh: with prompt_selection all, the same prompt gets new draws.
+  const std::int64_t offset = 1000003 * config_.run.seed + round;
+  result.generate.seed = config_.generate.seed + offset;
+  result.train.seed = config_.train.seed + offset;
   return result;
 }
 
@@ -410,11 +413,16 @@ void OnlineRun::pair_candidates(std::int64_t round, const Config& round_config) 
         candidates[static_cast<std::size_t>(decision.chosen)] == candidates[static_cast<std::size_t>(decision.rejected)]) {
       decision.outcome = PairingOutcome::tie;  // the same text on both sides teaches nothing
     }
-    counts.add(decision.outcome);
-    if (decision.outcome != PairingOutcome::pair) continue;
     // y_ref: the new response (selm) or sample 0 (best_worst), with its generated ids and the
     // log-prob the generating model (this round's reference) gave them.
     const GenerationRecord& y_ref = generations[i * static_cast<std::size_t>(samples)];
+    if (decision.outcome == PairingOutcome::pair &&
+        (y_ref.response.empty() || candidates[static_cast<std::size_t>(decision.chosen)].empty() ||
+         candidates[static_cast<std::size_t>(decision.rejected)].empty())) {
+      decision.outcome = PairingOutcome::empty;
+    }
+    counts.add(decision.outcome);
+    if (decision.outcome != PairingOutcome::pair) continue;
     PreferenceRecord record;
     record.prompt = prompts[i].messages;
     record.chosen = candidates[static_cast<std::size_t>(decision.chosen)];
@@ -431,7 +439,7 @@ void OnlineRun::pair_candidates(std::int64_t round, const Config& round_config) 
   log::info("round " + std::to_string(round) + " pairs: " + std::to_string(counts.pairs) + " of " +
             std::to_string(counts.prompts) + " prompts (dropped: ties " + std::to_string(counts.dropped_ties) +
             ", abstained " + std::to_string(counts.dropped_abstained) + ", failed " +
-            std::to_string(counts.dropped_failed) + ")");
+            std::to_string(counts.dropped_failed) + ", empty responses " + std::to_string(counts.dropped_empty) + ")");
 }
 
 void OnlineRun::write_dataset_pairs(std::int64_t round) {

@@ -58,6 +58,7 @@ void PairingCounts::add(PairingOutcome outcome) {
     case PairingOutcome::tie: ++dropped_ties; break;
     case PairingOutcome::abstained: ++dropped_abstained; break;
     case PairingOutcome::failed: ++dropped_failed; break;
+    case PairingOutcome::empty: ++dropped_empty; break;
   }
 }
 
@@ -66,7 +67,8 @@ nlohmann::json PairingCounts::to_json() const {
           {"pairs", pairs},
           {"dropped_ties", dropped_ties},
           {"dropped_abstained", dropped_abstained},
-          {"dropped_failed", dropped_failed}};
+          {"dropped_failed", dropped_failed},
+          {"dropped_empty", dropped_empty}};
 }
 
 }  // namespace selm

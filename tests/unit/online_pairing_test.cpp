@@ -52,10 +52,11 @@ TEST(OnlinePairing, AllEqualAbstainedAndFailedGiveNoPair) {
   EXPECT_EQ(decide_pair(failed_judgment("timeout")).outcome, PairingOutcome::failed);
   PairingCounts counts;
   for (PairingOutcome outcome : {PairingOutcome::pair, PairingOutcome::tie, PairingOutcome::pair,
-                                 PairingOutcome::abstained, PairingOutcome::failed}) {
+                                 PairingOutcome::abstained, PairingOutcome::failed, PairingOutcome::empty}) {
     counts.add(outcome);
   }
-  EXPECT_EQ(counts.prompts, 5);
+  EXPECT_EQ(counts.prompts, 6);
+  EXPECT_EQ(counts.dropped_empty, 1);
   EXPECT_EQ(counts.pairs, 2);
   EXPECT_EQ(counts.dropped_ties, 1);
   EXPECT_EQ(counts.dropped_abstained, 1);

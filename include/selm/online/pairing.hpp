@@ -23,7 +23,9 @@ enum class PairingStrategy { selm, best_worst };
 // "selm" or "best_worst"; InputError naming online.pairing otherwise.
 PairingStrategy pairing_strategy_from_string(const std::string& name);
 
-enum class PairingOutcome { pair, tie, abstained, failed };
+// empty: the pair would hold an empty response (the model ended at once), which a preference
+// record cannot carry.
+enum class PairingOutcome { pair, tie, abstained, failed, empty };
 
 struct PairingDecision {
   PairingOutcome outcome = PairingOutcome::failed;
@@ -41,6 +43,7 @@ struct PairingCounts {
   std::int64_t dropped_ties = 0;
   std::int64_t dropped_abstained = 0;
   std::int64_t dropped_failed = 0;
+  std::int64_t dropped_empty = 0;
 
   void add(PairingOutcome outcome);
   nlohmann::json to_json() const;
