@@ -646,13 +646,15 @@ OnlineTrainResult OnlineRun::run() {
   }
   if (!result.stopped_early) {
     slot_.release();
+    // Finished before the report is drawn, so that the report says so; a report lost to a crash
+    // here is redrawn by `selm report`.
+    state_.finished = true;
+    write_run_state(run_dir_ / kRunStateFile, state_);
     if (!done("report") && options_.write_report) {
       const auto start = std::chrono::steady_clock::now();
       std::cout << options_.write_report(run_dir_);
       complete("report", seconds_since(start));
     }
-    state_.finished = true;
-    write_run_state(run_dir_ / kRunStateFile, state_);
     log::info("run finished: " + run_dir_.string());
   }
   result.state = state_;
