@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
 # Configures and builds selm (Release) into ./build, incrementally.
-# Extra arguments are passed to CMake's configure step (e.g. -DCMAKE_PREFIX_PATH=/opt/libtorch).
+#   bash scripts/build.sh                 everything: the library, `selm` and the tests
+#   bash scripts/build.sh selm            only the given targets (the quickstart needs just `selm`)
+#   bash scripts/build.sh -DCMAKE_PREFIX_PATH=/opt/libtorch selm
+# Arguments starting with -D go to CMake's configure step; the others name targets.
+# SELM_BUILD_JOBS sets the parallel jobs (default: the number of cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${SELM_BUILD_JOBS:-$(nproc)}
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@"
-cmake --build build -j "$jobs"
+configure_args=()
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    -D*) configure_args+=("$arg") ;;
+    *) targets+=(--target "$arg") ;;
+  esac
+done
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${configure_args[@]}"
+cmake --build build -j "$jobs" "${targets[@]}"

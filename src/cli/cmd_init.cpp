@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "selm/model/llama_checkpoint.hpp"
+#include "selm/model/tokenizer_fit.hpp"
 #include "selm/text/tokenizer.hpp"
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/util/error.hpp"
@@ -25,18 +26,8 @@ struct InitArgs {
 void run_init(const InitArgs& args) {
   Config config = resolve_config(args.config);
   auto tokenizer = load_tokenizer(args.tokenizer);
-  LlamaConfig architecture = config.architecture;
-  const std::int64_t tokenizer_vocab = tokenizer->vocab_size();
-  if (architecture.vocab_size == 0) architecture.vocab_size = tokenizer_vocab;
-  if (architecture.vocab_size < tokenizer_vocab) {
-    throw InputError("key 'architecture.vocab_size': " + std::to_string(architecture.vocab_size) +
-                     " is smaller than the tokenizer's " + std::to_string(tokenizer_vocab) + " pieces");
-  }
-  if (tokenizer->bos_id() >= 0) architecture.bos_token_id = tokenizer->bos_id();
-  if (tokenizer->eos_id() >= 0) architecture.eos_token_id = tokenizer->eos_id();
-  architecture.pad_token_id = tokenizer->pad_id();
-  architecture.torch_dtype = "float32";
-  architecture.validate(FieldChecker("architecture.", nullptr));
+  const LlamaConfig architecture =
+      fit_to_tokenizer(config.architecture, *tokenizer, FieldChecker("architecture.", nullptr));
 
   const fs::path out = args.out;
   if (fs::exists(out) && !args.force) {

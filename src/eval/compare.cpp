@@ -335,7 +335,11 @@ std::vector<RunGroup> group_runs(const std::vector<RunSummary>& runs) {
       }
     }
     for (const auto& [round, values] : per_round) {
-      group.rounds.push_back({round, seeds_per_round[round], mean_estimate(values.first), mean_estimate(values.second)});
+      MeanEstimate win_rate = mean_estimate(values.second);
+      // The t interval of a few seeds' win rates can reach past the possible range.
+      win_rate.interval.low = std::max(0.0, win_rate.interval.low);
+      win_rate.interval.high = std::min(1.0, win_rate.interval.high);
+      group.rounds.push_back({round, seeds_per_round[round], mean_estimate(values.first), win_rate});
     }
     if (!initial_scores.empty()) {
       const MeanEstimate initial = mean_estimate(initial_scores);

@@ -24,6 +24,7 @@
 #include "selm/train/preference_step.hpp"
 #include "selm/train/preference_trainer.hpp"
 #include "selm/train/shuffle.hpp"
+#include "selm/util/clock.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -66,10 +67,6 @@ std::map<std::string, std::string> deciding_values(const Config& config) {
   flatten_yaml(YAML::Load(dump_config_yaml(config)), "", flat);
   for (const auto& key : non_deciding_keys()) flat.erase(key);
   return flat;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::vector<std::string> split_overrides(const std::string& text) {
@@ -146,7 +143,12 @@ class OnlineRun {
 
   void validate_inputs();
   void open_run_directory();
-  Config round_config(std::int64_t round) const;
+  // The round's settings (round_overrides applied, seeds offset), built once per round.
+  const Config& round_config(std::int64_t round);
+  // run.seed varies the whole online procedure (the seeds of a sweep), and each round samples
+  // and shuffles afresh: with prompt_selection all, the same prompt gets new draws. Round 0
+  // (offline, nothing generated) shares its offset with the baseline's sampled responses.
+  std::int64_t seed_offset(std::int64_t round) const { return 1000003 * config_.run.seed + round; }
   fs::path round_dir(std::int64_t round) const { return run_dir_ / ("round-" + std::to_string(round)); }
   fs::path start_model(std::int64_t round) const;
   Judge& judge();
@@ -166,7 +168,11 @@ class OnlineRun {
   void evaluate_round(std::int64_t round, const Config& round_config);
   void write_metrics();
 
-  std::vector<JudgeRequest> candidate_requests(std::int64_t round, const Config& round_config) const;
+  // The judge's requests for the round: {new response, dataset chosen, dataset rejected} (selm)
+  // or the samples (best_worst), one request per prompt.
+  std::vector<JudgeRequest> candidate_requests(std::int64_t round, const Config& round_config,
+                                               const std::vector<TrainPrompt>& prompts,
+                                               const std::vector<GenerationRecord>& generations) const;
 
   const Config& config_;
   OnlineTrainOptions options_;
@@ -179,6 +185,7 @@ class OnlineRun {
   std::vector<EvalPrompt> eval_prompts_;
   std::unique_ptr<Judge> judge_;
   const TaskAssets* task_;
+  std::map<std::int64_t, Config> round_configs_;
 };
 
 void OnlineRun::complete(const std::string& stage, double seconds) {
@@ -268,7 +275,9 @@ void OnlineRun::open_run_directory() {
   log::set_file(run_dir_ / "log.txt");
 }
 
-Config OnlineRun::round_config(std::int64_t round) const {
+const Config& OnlineRun::round_config(std::int64_t round) {
+  const auto cached = round_configs_.find(round);
+  if (cached != round_configs_.end()) return cached->second;
   std::vector<std::string> overrides;
   if (round == 0) overrides.push_back("train.loss=dpo");
   const auto position = static_cast<std::size_t>(round - first_round_);
@@ -276,12 +285,9 @@ Config OnlineRun::round_config(std::int64_t round) const {
     for (auto& item : split_overrides(config_.online.round_overrides[position])) overrides.push_back(item);
   }
   Config result = load_config({(run_dir_ / kConfigFile).string()}, overrides);
-  // run.seed varies the whole online procedure (the seeds of a sweep), and each round samples
-  // and shuffles afresh: with prompt_selection all, the same prompt gets new draws.
-  const std::int64_t offset = 1000003 * config_.run.seed + round;
-  result.generate.seed = config_.generate.seed + offset;
-  result.train.seed = config_.train.seed + offset;
-  return result;
+  result.generate.seed = config_.generate.seed + seed_offset(round);
+  result.train.seed = config_.train.seed + seed_offset(round);
+  return round_configs_.emplace(round, std::move(result)).first->second;
 }
 
 fs::path OnlineRun::start_model(std::int64_t round) const {
@@ -303,7 +309,11 @@ void OnlineRun::run_baseline() {
   log::info("baseline: the initial model's responses to " + std::to_string(eval_prompts_.size()) + " eval prompts");
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(run_dir_ / kBaselineDir);
-  generate_eval_responses(slot_.get(config_.model.path), eval_prompts_, eval_sampling(config_.generate, config_.eval),
+  // With sampled evaluation (eval.temperature > 0) each run.seed draws its own baseline responses,
+  // so that a sweep's spread over seeds covers the initial model's score too.
+  SamplingConfig sampling = eval_sampling(config_.generate, config_.eval);
+  sampling.seed = config_.generate.seed + seed_offset(0);
+  generate_eval_responses(slot_.get(config_.model.path), eval_prompts_, sampling,
                           run_dir_ / kBaselineDir / kEvalGenerations, "baseline");
   complete(stage, seconds_since(start));
 }
@@ -364,9 +374,9 @@ void OnlineRun::generate_candidates(std::int64_t round, const Config& round_conf
                    "round " + std::to_string(round) + " generate");
 }
 
-std::vector<JudgeRequest> OnlineRun::candidate_requests(std::int64_t round, const Config& round_config) const {
-  const std::vector<TrainPrompt> prompts = read_round_prompts(round);
-  const std::vector<GenerationRecord> generations = read_generation_file(round_dir(round) / "generations.jsonl");
+std::vector<JudgeRequest> OnlineRun::candidate_requests(std::int64_t round, const Config& round_config,
+                                                        const std::vector<TrainPrompt>& prompts,
+                                                        const std::vector<GenerationRecord>& generations) const {
   const std::int64_t samples = pairing_ == PairingStrategy::selm ? 1 : round_config.generate.num_samples;
   if (static_cast<std::int64_t>(generations.size()) != static_cast<std::int64_t>(prompts.size()) * samples) {
     throw std::runtime_error((round_dir(round) / "generations.jsonl").string() + ": expected " +
@@ -392,14 +402,17 @@ std::vector<JudgeRequest> OnlineRun::candidate_requests(std::int64_t round, cons
 }
 
 void OnlineRun::judge_candidates(std::int64_t round, const Config& round_config) {
-  judge_to_file(judge(), candidate_requests(round, round_config), round_dir(round) / "judgments.jsonl",
+  const std::vector<JudgeRequest> requests =
+      candidate_requests(round, round_config, read_round_prompts(round),
+                         read_generation_file(round_dir(round) / "generations.jsonl"));
+  judge_to_file(judge(), requests, round_dir(round) / "judgments.jsonl",
                 config_.judge.batch_size, "round " + std::to_string(round) + " judge");
 }
 
 void OnlineRun::pair_candidates(std::int64_t round, const Config& round_config) {
   const std::vector<TrainPrompt> prompts = read_round_prompts(round);
   const std::vector<GenerationRecord> generations = read_generation_file(round_dir(round) / "generations.jsonl");
-  const std::vector<JudgeRequest> requests = candidate_requests(round, round_config);
+  const std::vector<JudgeRequest> requests = candidate_requests(round, round_config, prompts, generations);
   // The judgments were all written by the judge stage; this reads them back in request order.
   const std::vector<Judgment> judgments =
       judge_to_file(judge(), requests, round_dir(round) / "judgments.jsonl", config_.judge.batch_size);
@@ -528,7 +541,7 @@ void OnlineRun::write_metrics() {
   for (std::int64_t round = first_round_; round <= last_round; ++round) {
     const fs::path dir = round_dir(round);
     if (!done("round-" + std::to_string(round) + "/train")) break;
-    const Config round_settings = round_config(round);
+    const Config& round_settings = round_config(round);
     nlohmann::json line = {{"round", round},
                            {"loss", round_settings.train.loss},
                            {"alpha", round_settings.train.alpha},
@@ -581,7 +594,7 @@ void OnlineRun::write_metrics() {
 
 bool OnlineRun::run_round(std::int64_t round) {
   const std::string prefix = "round-" + std::to_string(round) + "/";
-  const Config settings = round_config(round);
+  const Config& settings = round_config(round);
   const std::string label = "round " + std::to_string(round) + "/" + std::to_string(config_.online.rounds);
   auto stage = [&](const std::string& name, const std::function<void()>& work) {
     const std::string full = prefix + name;

@@ -11,10 +11,12 @@
 #include "selm/model/language_model.hpp"
 #include "selm/model/llama.hpp"
 #include "selm/model/llama_checkpoint.hpp"
+#include "selm/model/tokenizer_fit.hpp"
 #include "selm/tasks/fortunes.hpp"
 #include "selm/text/sentencepiece_tokenizer.hpp"
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/train/sft_trainer.hpp"
+#include "selm/util/clock.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -98,10 +100,6 @@ std::string jsonl_text(const std::vector<nlohmann::json>& records) {
   return text;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 std::string format_number(double value, int precision = 2) {
   std::ostringstream out;
   out.setf(std::ios::fixed);
@@ -153,19 +151,13 @@ std::optional<TaskAssets> completed_entry(const fs::path& directory, const std::
 // The tiny Llama of the task's settings, with the tokenizer's vocabulary and special ids.
 LlamaConfig task_architecture(const TaskConfig& task, const Tokenizer& tokenizer) {
   LlamaConfig architecture;
-  architecture.vocab_size = tokenizer.vocab_size();
   architecture.hidden_size = task.hidden_size;
   architecture.intermediate_size = task.intermediate_size;
   architecture.num_hidden_layers = task.num_hidden_layers;
   architecture.num_attention_heads = task.num_attention_heads;
   architecture.num_key_value_heads = task.num_key_value_heads;
   architecture.max_position_embeddings = task.max_position_embeddings;
-  if (tokenizer.bos_id() >= 0) architecture.bos_token_id = tokenizer.bos_id();
-  if (tokenizer.eos_id() >= 0) architecture.eos_token_id = tokenizer.eos_id();
-  architecture.pad_token_id = tokenizer.pad_id();
-  architecture.torch_dtype = "float32";
-  architecture.validate(FieldChecker("task.", nullptr));
-  return architecture;
+  return fit_to_tokenizer(architecture, tokenizer, FieldChecker("task.", nullptr));
 }
 
 struct SftOutcome {
@@ -246,7 +238,7 @@ SftOutcome train_task_model(const Config& config, const fs::path& directory, con
   options.load_model = [model](const fs::path& model_dir) mutable {
     load_module_weights(*model, model_dir, WeightLoadOptions{});
   };
-  const TrainingResult result = train_sft(lm.model, train_examples, sft, /*packing=*/false, pad_id, options);
+  const TrainingResult result = train_sft(lm.model, train_examples, sft, task.sft_packing, pad_id, options);
   if (!result.finished) throw std::runtime_error("task fortunes: SFT stopped before its last step");
   outcome.steps = result.total_steps;
   outcome.final_evaluation = evaluate_sft(lm.model, eval_examples, eval_batch_size, pad_id);

@@ -16,6 +16,7 @@
 #include "selm/train/lr_schedule.hpp"
 #include "selm/train/optimizer.hpp"
 #include "selm/train/shuffle.hpp"
+#include "selm/util/clock.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -26,10 +27,6 @@ namespace selm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 

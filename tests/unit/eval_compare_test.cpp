@@ -106,7 +106,9 @@ TEST_F(EvalCompare, GroupsBySeedlessConfigWithMeanAndIntervalOverSeeds) {
   EXPECT_NEAR(selm_round1.mean_score.interval.low, 0.4 - 1.2706, 1e-9);
   EXPECT_NEAR(selm_round1.mean_score.interval.high, 0.4 + 1.2706, 1e-9);
   EXPECT_NEAR(selm_round1.win_rate.mean, 0.7, 1e-12);
-  EXPECT_NEAR(selm_round1.win_rate.interval.high, 0.7 + 1.2706, 1e-9);
+  // 0.7 -+ 1.2706 reaches past what a win rate can be: the interval is clipped to [0, 1].
+  EXPECT_DOUBLE_EQ(selm_round1.win_rate.interval.low, 0.0);
+  EXPECT_DOUBLE_EQ(selm_round1.win_rate.interval.high, 1.0);
 
   const GroupRound& dpo_round2 = groups[1].rounds[1];
   EXPECT_EQ(dpo_round2.round, 2);
@@ -122,7 +124,7 @@ TEST_F(EvalCompare, GroupsBySeedlessConfigWithMeanAndIntervalOverSeeds) {
   EXPECT_NEAR(groups[1].initial_mean_score->interval.high, 0.12 + 6.353 * 0.04, 1e-9);
 
   const std::string markdown = render_compare_markdown(runs, groups, {});
-  EXPECT_NE(markdown.find("| selm alpha=0.001 | 1 | 2 | 0.400 [-0.871, 1.671] | 0.700 [-0.571, 1.971] |"),
+  EXPECT_NE(markdown.find("| selm alpha=0.001 | 1 | 2 | 0.400 [-0.871, 1.671] | 0.700 [0.000, 1.000] |"),
             std::string::npos)
       << markdown;
   EXPECT_NE(markdown.find("| selm alpha=0 (iterative DPO) | 2 | 2 | 0.330 [-0.051, 0.711] | 0.600 [0.600, 0.600] |"),

@@ -117,5 +117,13 @@ TEST(OnlineRecipes, PaperRecipesPassValidation) {
   EXPECT_EQ(llama.train.batch_size * llama.train.gradient_accumulation_steps, 128);
 }
 
+TEST(OnlineRecipes, QuickstartDpoDiffersFromTheQuickstartOnlyInAlpha) {
+  const std::string configs = std::string(SELM_SOURCE_DIR) + "/configs/";
+  const Config selm = load_config({configs + "quickstart.yaml"}, {});
+  const Config dpo = load_config({configs + "quickstart-dpo.yaml"}, {});
+  EXPECT_EQ(result_deciding_differences(selm, dpo),
+            (std::vector<std::string>{"run.name: quickstart -> quickstart-dpo", "train.alpha: 0.001 -> 0.0"}));
+}
+
 }  // namespace
 }  // namespace selm

