@@ -185,6 +185,23 @@ TEST_F(OnlineTrain, AlphaZeroAndPositiveAlphaShareRoundOnePreferences) {
             read_text(run_dir("alpha_zero") / "round-1" / "model" / "model.safetensors"));
 }
 
+// Sampled evaluation: each run.seed draws its own baseline responses (so that a sweep's spread
+// over seeds covers the initial model too), the same seed draws the same ones; greedy ones do
+// not depend on the seed.
+TEST_F(OnlineTrain, SampledBaselineResponsesFollowTheRunSeed) {
+  auto baseline_of = [](const std::string& name, const std::string& seed, const std::string& temperature) {
+    const auto run = run_selm(train_args(name, {"--stop-after-stage", "baseline", "run.seed=" + seed,
+                                                "eval.temperature=" + temperature}));
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    return read_text(run_dir(name) / "baseline" / "eval_generations.jsonl");
+  };
+  const std::string sampled_1 = baseline_of("baseline_s1", "1", "1.0");
+  EXPECT_EQ(read_json_lines(run_dir("baseline_s1") / "baseline" / "eval_generations.jsonl").size(), 4u);
+  EXPECT_EQ(sampled_1, baseline_of("baseline_s1_again", "1", "1.0"));
+  EXPECT_NE(sampled_1, baseline_of("baseline_s2", "2", "1.0"));
+  EXPECT_EQ(baseline_of("greedy_s1", "1", "0"), baseline_of("greedy_s2", "2", "0"));
+}
+
 TEST_F(OnlineTrain, BadInputExitsTwoWithoutCreatingTheRunDirectory) {
   const auto missing = run_selm(train_args("no_eval_file", {"data.eval_file=\"\""}));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
