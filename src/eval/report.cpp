@@ -285,18 +285,29 @@ void add_point(ChartSeries& series, double x, const std::optional<ValueWithInter
   series.error_bars.push_back(estimate->interval);
 }
 
-std::string chart_win_rate(const RunSummary& run) {
+void add_value(ChartSeries& series, double x, const std::optional<double>& value) {
+  if (!value) return;
+  series.x.push_back(x);
+  series.y.push_back(*value);
+}
+
+// A chart whose categories are rounds; the caller adds them (and "init" where it has one).
+Chart round_chart(const std::string& title, const std::string& y_label) {
   Chart chart;
-  chart.title = "Win rate vs the initial model";
+  chart.title = title;
   chart.x_label = "round";
-  chart.y_label = "win rate (ties half)";
+  chart.y_label = y_label;
+  return chart;
+}
+
+std::string chart_win_rate(const RunSummary& run) {
+  Chart chart = round_chart("Win rate vs the initial model", "win rate (ties half)");
   chart.y_range = Interval{0.0, 1.0};
   chart.y_reference = 0.5;
   ChartSeries rate = series("win rate, 95% Wilson interval", 0);
   for (const RoundSummary* round : evaluated_rounds(run)) {
-    rate.x.push_back(static_cast<double>(chart.category_labels.size()));
-    rate.y.push_back(round->win_rate.rate);
-    rate.error_bars.push_back(round->win_rate.interval);
+    add_point(rate, static_cast<double>(chart.category_labels.size()),
+              ValueWithInterval{round->win_rate.rate, round->win_rate.interval});
     chart.category_labels.push_back(std::to_string(round->round));
   }
   chart.series = {rate};
@@ -304,10 +315,7 @@ std::string chart_win_rate(const RunSummary& run) {
 }
 
 std::string chart_mean_reward(const RunSummary& run) {
-  Chart chart;
-  chart.title = "Mean judge reward on held-out prompts";
-  chart.x_label = "round";
-  chart.y_label = "mean reward";
+  Chart chart = round_chart("Mean judge reward on held-out prompts", "mean reward");
   chart.category_labels = {"init"};
   ChartSeries initial = series("initial model", 1);
   ChartSeries policy = series("policy, 95% interval", 0);
@@ -344,10 +352,7 @@ std::vector<std::string> charts_training(const RunSummary& run) {
       if (round.train_steps.empty()) continue;
       if (offset > 0) chart.x_markers.push_back(static_cast<double>(offset));
       for (const TrainStepMetrics& step : round.train_steps) {
-        const std::optional<double>& value = step.*curve.field;
-        if (!value) continue;
-        values.x.push_back(static_cast<double>(offset + step.step));
-        values.y.push_back(*value);
+        add_value(values, static_cast<double>(offset + step.step), step.*curve.field);
       }
       offset += round.train_steps.back().step;
     }
@@ -361,10 +366,7 @@ std::vector<std::string> charts_training(const RunSummary& run) {
 // A strip plot: each prompt's score as a faint dot (spread sideways so that they do not hide
 // each other), with the mean and its interval on top.
 std::string chart_reward_distribution(const RunSummary& run) {
-  Chart chart;
-  chart.title = "Judge reward per held-out prompt";
-  chart.x_label = "round";
-  chart.y_label = "reward";
+  Chart chart = round_chart("Judge reward per held-out prompt", "reward");
   ChartSeries dots = series("reward per prompt", 3);
   dots.line = false;
   dots.marker_opacity = 0.35;
@@ -390,33 +392,21 @@ std::string chart_reward_distribution(const RunSummary& run) {
 }
 
 std::string chart_length(const RunSummary& run) {
-  Chart chart;
-  chart.title = "Mean response length";
-  chart.x_label = "round";
-  chart.y_label = "tokens";
+  Chart chart = round_chart("Mean response length", "tokens");
   ChartSeries policy = series("policy", 0);
   ChartSeries initial = series("initial model", 1);
   for (const RoundSummary* round : evaluated_rounds(run)) {
     const double x = static_cast<double>(chart.category_labels.size());
     chart.category_labels.push_back(std::to_string(round->round));
-    if (round->mean_length) {
-      policy.x.push_back(x);
-      policy.y.push_back(*round->mean_length);
-    }
-    if (round->baseline_mean_length) {
-      initial.x.push_back(x);
-      initial.y.push_back(*round->baseline_mean_length);
-    }
+    add_value(policy, x, round->mean_length);
+    add_value(initial, x, round->baseline_mean_length);
   }
   chart.series = {policy, initial};
   return render_svg_chart(chart);
 }
 
 std::string chart_kl(const RunSummary& run) {
-  Chart chart;
-  chart.title = "KL(policy || round's reference)";
-  chart.x_label = "round";
-  chart.y_label = "KL (nats)";
+  Chart chart = round_chart("KL(policy || round's reference)", "KL (nats)");
   ChartSeries kl = series("KL, 95% interval", 5);
   for (const RoundSummary* round : evaluated_rounds(run)) {
     add_point(kl, static_cast<double>(chart.category_labels.size()), round->kl);
