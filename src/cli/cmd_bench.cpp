@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <numeric>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,9 @@
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/train/losses.hpp"
 #include "selm/train/optimizer.hpp"
+#include "selm/train/preference_step.hpp"
+#include "selm/train/sequence_logps.hpp"
+#include "selm/train/training_loop.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/system.hpp"
 
@@ -130,30 +134,64 @@ double measure_gemm_flops(std::int64_t n, const torch::Device& device) {
   return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best_seconds;
 }
 
-// Summed log-probs of ids[:, prompt_length:] given what precedes them. Only the response
-// positions go through the output projection.
-// ids: (R, T) -> (R)
-torch::Tensor response_logps(LlamaForCausalLM& model, const torch::Tensor& ids, std::int64_t prompt_length) {
-  const torch::Tensor attention_mask = torch::ones_like(ids);
-  const torch::Tensor hidden = model->model->forward(ids, attention_mask);  // (R, T, C)
-  const std::int64_t length = ids.size(1);
-  const torch::Tensor predicting = hidden.slice(1, prompt_length - 1, length - 1);  // (R, T - P, C)
-  const torch::Tensor logits = model->logits_from_hidden(predicting).to(torch::kFloat32);  // (R, T - P, V)
-  const torch::Tensor targets = ids.slice(1, prompt_length, length);                      // (R, T - P)
-  const torch::Tensor token_nll = torch::nn::functional::cross_entropy(
-      logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-  return -token_nll.view(targets.sizes()).sum(1);
+// B random preference examples: a prompt of T/2 tokens shared by chosen, rejected and y_ref
+// responses of the remaining tokens, and constant reference log-probs, in the trainer's types.
+struct BenchPreferenceData {
+  std::vector<TokenizedPreference> examples;
+  std::vector<PreferenceRecord> records;
+};
+
+BenchPreferenceData random_preference_data(std::int64_t batch, std::int64_t length, std::int64_t prompt_length,
+                                           std::int64_t vocab_size, const torch::Device& device) {
+  torch::manual_seed(0);
+  const auto id_options = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  const auto value_options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const std::int64_t lowest_id = std::min<std::int64_t>(3, vocab_size - 1);
+  const auto ids_of = [](const torch::Tensor& row) {  // row: (L) int64
+    const torch::Tensor cpu = row.to(torch::kCPU).contiguous();
+    return std::vector<std::int64_t>(cpu.data_ptr<std::int64_t>(), cpu.data_ptr<std::int64_t>() + cpu.numel());
+  };
+  const auto values_of = [](const torch::Tensor& values) {  // values: (B) float32
+    const torch::Tensor cpu = values.to(torch::kCPU).to(torch::kFloat64).contiguous();
+    return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
+  };
+  const torch::Tensor prompts = torch::randint(lowest_id, vocab_size, {batch, prompt_length}, id_options);
+  std::vector<torch::Tensor> responses;  // chosen, rejected, y_ref: each (B, T - P)
+  for (int kind = 0; kind < 3; ++kind) {
+    responses.push_back(torch::randint(lowest_id, vocab_size, {batch, length - prompt_length}, id_options));
+  }
+  const std::vector<double> reference_chosen = values_of(-torch::rand({batch}, value_options) * 10 - 100);
+  const std::vector<double> reference_rejected = values_of(-torch::rand({batch}, value_options) * 10 - 100);
+  const std::vector<double> reference_y_ref = values_of(-torch::rand({batch}, value_options) * 10 - 100);
+
+  BenchPreferenceData data;
+  for (std::int64_t row = 0; row < batch; ++row) {
+    TokenizedPreference example;
+    example.prompt = ids_of(prompts[row]);
+    example.chosen = ids_of(responses[0][row]);
+    example.rejected = ids_of(responses[1][row]);
+    example.reference_response = ids_of(responses[2][row]);
+    data.examples.push_back(std::move(example));
+    PreferenceRecord record;
+    record.line = static_cast<std::size_t>(row + 1);
+    record.reference_response = std::string();  // the ids above stand for it
+    const auto index = static_cast<std::size_t>(row);
+    record.reference_logps = ReferenceLogps{reference_chosen[index], reference_rejected[index], reference_y_ref[index]};
+    data.records.push_back(std::move(record));
+  }
+  return data;
 }
 
-// One preference-training step as the trainer runs it: chosen, rejected and y_ref rows of B
-// random examples (sequence T, prompt T/2 shared by the three) in one forward pass, the
-// preference loss against constant reference log-probs, backward and an AdamW step.
+// Preference-training steps as the trainer takes them: run_optimizer_step (the training loop's
+// step) with preference_step_function (the preference trainer's) on one micro-batch of B random
+// examples (sequence T, prompt T/2 shared by the rows): one forward pass over the chosen, rejected
+// and (when the loss reads it) y_ref rows, response log-probs, the preference loss against
+// constant reference log-probs, backward, gradient clipping and an AdamW step.
 // Model FLOPs per step (what is computed; causal masking saves nothing in this kernel):
 //   6 * (parameters other than the embedding and the output projection) * rows * T
 //   + 6 * output projection parameters * rows * (T - P)       (only response positions are projected)
 //   + 12 * layers * (heads * head_dim) * T^2 * rows             (q k^T and attention @ v, forward + backward)
-// with rows = 3B; MFU = model FLOPs per second / the measured GEMM peak.
+// with rows = 3B (2B for a loss without y_ref); MFU = model FLOPs per second / the measured GEMM peak.
 void run_bench_train(const BenchTrainArgs& args) {
   if (args.batch < 1 || args.steps < 1 || args.warmup_steps < 0 || args.gemm_size < 1) {
     throw InputError("--batch, --steps and --gemm-size must be positive and --warmup non-negative");
@@ -171,45 +209,34 @@ void run_bench_train(const BenchTrainArgs& args) {
   TrainConfig train_config;
   train_config.learning_rate = 1e-5;
   const auto optimizer = make_adamw(*model, train_config);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& parameter : model->parameters()) {
+    if (parameter.requires_grad()) trainable.push_back(parameter);
+  }
 
   const std::int64_t batch = args.batch;
   const std::int64_t length = args.sequence_length;
   const std::int64_t prompt_length = std::max<std::int64_t>(1, length / 2);
-  const std::int64_t rows = 3 * batch;
-  torch::manual_seed(0);
-  const auto id_options = torch::TensorOptions().dtype(torch::kInt64).device(placement.device);
-  const auto value_options = torch::TensorOptions().dtype(torch::kFloat32).device(placement.device);
-  const std::int64_t lowest_id = std::min<std::int64_t>(3, config.vocab_size - 1);
-  const torch::Tensor prompts = torch::randint(lowest_id, config.vocab_size, {batch, prompt_length}, id_options);
-  std::vector<torch::Tensor> parts;
-  for (int kind = 0; kind < 3; ++kind) {  // chosen, rejected, y_ref: same prompts, different responses
-    const torch::Tensor responses =
-        torch::randint(lowest_id, config.vocab_size, {batch, length - prompt_length}, id_options);
-    parts.push_back(torch::cat({prompts, responses}, 1));
-  }
-  const torch::Tensor ids = torch::cat(parts, 0);  // (3B, T)
-  PreferenceLogps logps;
-  logps.reference_chosen = -torch::rand({batch}, value_options) * 10 - 100;
-  logps.reference_rejected = -torch::rand({batch}, value_options) * 10 - 100;
-  logps.reference_y_ref = -torch::rand({batch}, value_options) * 10 - 100;
-  logps.chosen_token_counts = torch::full({batch}, static_cast<double>(length - prompt_length), value_options);
+  const std::int64_t rows = (loss_uses_reference_response(loss_options) ? 3 : 2) * batch;
+  const BenchPreferenceData data = random_preference_data(batch, length, prompt_length, config.vocab_size, placement.device);
+  // Every row has T tokens, so no row is padded and the pad id is never used.
+  const StepFunction step = preference_step_function(model, data.examples, data.records, loss_options,
+                                                     /*pad_id=*/0, train_config.average_logps);
+  std::vector<std::int64_t> all_examples(static_cast<std::size_t>(batch));
+  std::iota(all_examples.begin(), all_examples.end(), std::int64_t{0});
+  const std::vector<std::vector<std::int64_t>> micro_batches = {all_examples};
 
   double last_loss = 0;
   const auto train_step = [&]() {
-    optimizer->zero_grad();
-    const torch::Tensor sequence_logps = response_logps(model, ids, prompt_length);  // (3B)
-    logps.policy_chosen = sequence_logps.slice(0, 0, batch);
-    logps.policy_rejected = sequence_logps.slice(0, batch, 2 * batch);
-    logps.policy_y_ref = sequence_logps.slice(0, 2 * batch, 3 * batch);
-    const PreferenceLossResult loss = preference_loss(logps, loss_options);
-    loss.loss.backward();
-    optimizer->step();
-    last_loss = loss.loss.item<double>();
+    const OptimizerStepResult result =
+        run_optimizer_step(*optimizer, trainable, train_config.max_grad_norm, micro_batches, 0, step);
+    last_loss = result.metrics.at("loss");
   };
-  for (std::int64_t step = 0; step < args.warmup_steps; ++step) train_step();
+  optimizer->zero_grad();
+  for (std::int64_t warmup = 0; warmup < args.warmup_steps; ++warmup) train_step();
   synchronize(placement.device);
   const auto start = BenchClock::now();
-  for (std::int64_t step = 0; step < args.steps; ++step) train_step();
+  for (std::int64_t timed = 0; timed < args.steps; ++timed) train_step();
   synchronize(placement.device);
   const double seconds_per_step = seconds_between(start, BenchClock::now()) / static_cast<double>(args.steps);
 
@@ -364,7 +391,7 @@ void register_bench_command(CLI::App& app) {
       "train", "Preference-training steps (forward + backward over chosen, rejected and y_ref, AdamW): tokens/s, MFU");
   auto train_args = std::make_shared<BenchTrainArgs>();
   train->add_option("--model", train_args->model, "Hugging Face model directory")->required();
-  train->add_option("--batch", train_args->batch, "Preference examples per step (3 rows each)")->capture_default_str();
+  train->add_option("--batch", train_args->batch, "Preference examples per step (3 rows each, 2 for a loss without y_ref)")->capture_default_str();
   train->add_option("--seq", train_args->sequence_length, "Tokens per row; the first half is the prompt")
       ->capture_default_str();
   train->add_option("--steps", train_args->steps, "Timed steps")->capture_default_str();

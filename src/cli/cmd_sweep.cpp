@@ -9,7 +9,10 @@
 #include <string>
 
 #include "commands.hpp"
-#include "selm/online/sweep.hpp"
+#include "selm/sweep/local_runner.hpp"
+#include "selm/sweep/slurm_script.hpp"
+#include "selm/sweep/sweep_plan.hpp"
+#include "selm/sweep/sweep_spec.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm::cli {

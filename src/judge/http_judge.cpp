@@ -10,10 +10,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "selm/judge/content_hash.hpp"
 #include "selm/judge/pairwise.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/log.hpp"
+#include "selm/util/sha256.hpp"
 
 namespace selm {
 namespace {

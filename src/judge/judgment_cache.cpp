@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "selm/judge/content_hash.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/log.hpp"
+#include "selm/util/sha256.hpp"
 
 namespace selm {
 

@@ -33,9 +33,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "selm/judge/content_hash.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
+#include "selm/util/sha256.hpp"
 
 namespace selm {
 namespace {

@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "selm/judge/content_hash.hpp"
 #include "selm/model/device.hpp"
 #include "selm/model/hf_model_dir.hpp"
 #include "selm/model/llama_reward_model.hpp"
@@ -18,6 +17,7 @@
 #include "selm/text/tokenizer.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
+#include "selm/util/sha256.hpp"
 
 namespace selm {
 

@@ -15,7 +15,7 @@
 
 #include "selm/eval/evaluation.hpp"
 #include "selm/generate/generation_file.hpp"
-#include "selm/judge/content_hash.hpp"
+#include "selm/util/sha256.hpp"
 #include "selm/judge/judge_factory.hpp"
 #include "selm/judge/judge_file.hpp"
 #include "selm/model/language_model.hpp"

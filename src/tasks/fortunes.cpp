@@ -5,10 +5,10 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "selm/judge/content_hash.hpp"
 #include "selm/train/shuffle.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
+#include "selm/util/sha256.hpp"
 
 namespace selm {
 

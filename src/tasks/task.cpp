@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "selm/judge/content_hash.hpp"
 #include "selm/judge/lexicon_judge.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/model/llama.hpp"
@@ -20,6 +19,7 @@
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
+#include "selm/util/sha256.hpp"
 
 namespace selm {
 

@@ -89,4 +89,21 @@ std::map<std::string, double> preference_metric_map(const PreferenceBatchResult&
   return out;
 }
 
+StepFunction preference_step_function(LlamaForCausalLM& policy, const std::vector<TokenizedPreference>& examples,
+                                      const std::vector<PreferenceRecord>& records, const PreferenceLossOptions& options,
+                                      std::int64_t pad_id, bool average_logps, LlamaForCausalLM* reference_model) {
+  return [&policy, &examples, &records, options, pad_id, average_logps,
+          reference_model](const std::vector<std::int64_t>& indices) {
+    std::vector<const TokenizedPreference*> batch_examples;
+    std::vector<const PreferenceRecord*> batch_records;
+    for (std::int64_t index : indices) {
+      batch_examples.push_back(&examples[static_cast<std::size_t>(index)]);
+      batch_records.push_back(&records[static_cast<std::size_t>(index)]);
+    }
+    const PreferenceBatchResult result =
+        preference_batch(policy, batch_examples, batch_records, options, pad_id, average_logps, reference_model);
+    return StepOutput{result.loss.loss, preference_metric_map(result), result.num_tokens};
+  };
+}
+
 }  // namespace selm

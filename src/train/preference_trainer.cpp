@@ -87,17 +87,8 @@ TrainingResult train_preference_model(LanguageModel& lm, const std::vector<Prefe
   loop.load_model = [&lm](const fs::path& dir) { load_module_weights(*lm.model, dir); };
 
   lm.model->train();
-  const StepFunction step = [&](const std::vector<std::int64_t>& indices) {
-    std::vector<const TokenizedPreference*> batch_examples;
-    std::vector<const PreferenceRecord*> batch_records;
-    for (std::int64_t index : indices) {
-      batch_examples.push_back(&examples[static_cast<std::size_t>(index)]);
-      batch_records.push_back(&records[static_cast<std::size_t>(index)]);
-    }
-    const PreferenceBatchResult result = preference_batch(lm.model, batch_examples, batch_records, loss_options, pad_id,
-                                                          train.average_logps, options.reference_model);
-    return StepOutput{result.loss.loss, preference_metric_map(result), result.num_tokens};
-  };
+  const StepFunction step = preference_step_function(lm.model, examples, records, loss_options, pad_id,
+                                                     train.average_logps, options.reference_model);
   const TrainingResult result = run_training_loop(*lm.model, train, loop, step);
   lm.model->eval();
   if (result.finished) write_model_directory(lm, options.output_dir / kFinalModelDir, chat_template);

@@ -97,6 +97,207 @@ void require_matches(const fs::path& checkpoint_dir, const char* key, std::int64
                    "); resume with the same data and batching, or start a fresh run");
 }
 
+void check_loop_inputs(const TrainConfig& config, const TrainingLoopOptions& options, const StepFunction& step) {
+  if (!step) throw std::invalid_argument("run_training_loop: no step function");
+  if (!options.save_model || !options.load_model) {
+    throw std::invalid_argument("run_training_loop: save_model and load_model callbacks are required");
+  }
+  if (config.log_every < 1) throw InputError("key 'log_every': must be at least 1");
+  if (config.save_every < 0) throw InputError("key 'save_every': must be 0 (only at the end) or positive");
+}
+
+std::vector<torch::Tensor> trainable_parameters(torch::nn::Module& model) {
+  std::vector<torch::Tensor> parameters;
+  for (const auto& parameter : model.parameters()) {
+    if (parameter.requires_grad()) parameters.push_back(parameter);
+  }
+  return parameters;
+}
+
+// The state of a run that starts at step 0, holding what a checkpoint must match to resume it.
+TrainerState fresh_state(const TrainingPlan& plan, const TrainConfig& config, std::int64_t num_examples) {
+  TrainerState fresh;
+  fresh.total_steps = plan.total_steps;
+  fresh.num_examples = num_examples;
+  fresh.batch_size = config.batch_size;
+  fresh.gradient_accumulation_steps = config.gradient_accumulation_steps;
+  fresh.epochs = config.epochs;
+  fresh.seed = config.seed;
+  fresh.shuffle = config.shuffle;
+  return fresh;
+}
+
+// The resume phase's check: a checkpoint continues only the run with the same data and batching.
+void require_checkpoint_matches(const fs::path& checkpoint, const TrainerState& stored, const TrainerState& fresh) {
+  require_matches(checkpoint, "num_examples", stored.num_examples, fresh.num_examples, "training examples");
+  require_matches(checkpoint, "batch_size", stored.batch_size, fresh.batch_size, "batch_size");
+  require_matches(checkpoint, "gradient_accumulation_steps", stored.gradient_accumulation_steps,
+                  fresh.gradient_accumulation_steps, "gradient_accumulation_steps");
+  require_matches(checkpoint, "epochs", stored.epochs, fresh.epochs, "epochs");
+  require_matches(checkpoint, "seed", stored.seed, fresh.seed, "seed");
+  require_matches(checkpoint, "shuffle", stored.shuffle, fresh.shuffle, "shuffle");
+  require_matches(checkpoint, "total_steps", stored.total_steps, fresh.total_steps, "optimiser steps");
+  if (stored.global_step < 0 || stored.global_step > fresh.total_steps) {
+    throw InputError((checkpoint / kTrainerStateFile).string() + ": key 'global_step': " +
+                     std::to_string(stored.global_step) + " is outside 0.." + std::to_string(fresh.total_steps));
+  }
+}
+
+// Resume phase: the state the run continues from. With a checkpoint in the output directory and
+// options.resume, the checkpoint's (model and optimiser loaded too), and the metrics file cut
+// back to its step; otherwise `fresh`, with the previous run's checkpoint and metrics removed.
+TrainerState resume_or_start_fresh(const TrainerState& fresh, const TrainingLoopOptions& options,
+                                   torch::optim::AdamW& optimizer, const fs::path& metrics_file) {
+  const fs::path& output_dir = options.output_dir;
+  remove_stale_checkpoint_temporaries(output_dir);
+  const std::optional<fs::path> checkpoint = find_checkpoint(output_dir);
+  if (!checkpoint || !options.resume) {
+    if (checkpoint) {
+      log::info("not resuming: removing the previous run's checkpoint in " + output_dir.string());
+      fs::remove_all(output_dir / kCheckpointDirName);
+      fs::remove_all(output_dir / kPreviousCheckpointDirName);
+    }
+    std::error_code ignored;
+    fs::remove(metrics_file, ignored);
+    return fresh;
+  }
+  const TrainerState stored = read_trainer_state(*checkpoint);
+  require_checkpoint_matches(*checkpoint, stored, fresh);
+  if (stored.config_hash != config_hash(options.config_yaml)) {
+    log::warn("resuming from " + checkpoint->string() + ", whose config differs from this run's (see its " +
+              kCheckpointConfigFile + ")");
+  }
+  if (stored.torch_threads != torch::get_num_threads()) {
+    log::warn("the checkpoint was written with " + std::to_string(stored.torch_threads) +
+              " torch threads, this run uses " + std::to_string(torch::get_num_threads()) +
+              ": results will not be bit-identical to an uninterrupted run");
+  }
+  TrainerState state = load_checkpoint(*checkpoint, options.load_model, optimizer);
+  truncate_metrics_after(metrics_file, state.global_step);
+  log::info("resuming training from " + checkpoint->string() + " at step " + std::to_string(state.global_step) +
+            "/" + std::to_string(fresh.total_steps));
+  return state;
+}
+
+// Checkpoint saving: `state` with the training time so far and this process's thread count.
+void save_training_checkpoint(TrainerState& state, double elapsed_seconds, const TrainingLoopOptions& options,
+                              const torch::optim::AdamW& optimizer) {
+  state.elapsed_seconds = elapsed_seconds;
+  state.torch_threads = torch::get_num_threads();
+  save_checkpoint(options.output_dir, state, options.save_model, optimizer, options.config_yaml);
+}
+
+// Where the optimiser step after `completed_steps` sits in its epoch.
+struct StepSpan {
+  std::int64_t epoch = 0;
+  std::int64_t first_micro = 0;    // micro-batches [first_micro, end_micro) of the epoch
+  std::int64_t end_micro = 0;
+  std::int64_t first_position = 0; // epoch positions [first_position, end_position)
+  std::int64_t end_position = 0;
+};
+
+StepSpan step_span(std::int64_t completed_steps, const TrainingPlan& plan, const TrainConfig& config,
+                   std::int64_t num_examples) {
+  StepSpan span;
+  span.epoch = completed_steps / plan.steps_per_epoch;
+  span.first_micro = (completed_steps % plan.steps_per_epoch) * config.gradient_accumulation_steps;
+  span.end_micro = std::min(span.first_micro + config.gradient_accumulation_steps, plan.micro_batches_per_epoch);
+  span.first_position = span.first_micro * config.batch_size;
+  span.end_position = std::min(num_examples, span.end_micro * config.batch_size);
+  return span;
+}
+
+// The example indices of each micro-batch of `span`, read from the epoch's order.
+std::vector<std::vector<std::int64_t>> step_micro_batches(const StepSpan& span, const std::vector<std::int64_t>& order,
+                                                          std::int64_t batch_size) {
+  std::vector<std::vector<std::int64_t>> micro_batches;
+  for (std::int64_t micro = span.first_micro; micro < span.end_micro; ++micro) {
+    const std::int64_t begin = micro * batch_size;
+    const std::int64_t end = std::min(span.end_position, begin + batch_size);
+    micro_batches.emplace_back(order.begin() + begin, order.begin() + end);
+  }
+  return micro_batches;
+}
+
+// The trainer state once `step_number` optimiser steps are complete.
+void mark_step_done(TrainerState& state, std::int64_t step_number, const TrainingPlan& plan, const TrainConfig& config,
+                    std::int64_t num_examples) {
+  state.global_step = step_number;
+  state.epoch = state.global_step / plan.steps_per_epoch;
+  state.step_in_epoch = state.global_step % plan.steps_per_epoch;
+  state.examples_done_in_epoch =
+      std::min(num_examples, state.step_in_epoch * config.gradient_accumulation_steps * config.batch_size);
+}
+
+// run_optimizer_step's error with the step that failed and the checkpoint a rerun would resume.
+NonFiniteTrainingError located_non_finite_error(const NonFiniteTrainingError& error, std::int64_t step_number,
+                                                std::int64_t total_steps, std::int64_t epoch,
+                                                const fs::path& output_dir, std::int64_t last_saved_step) {
+  std::ostringstream message;
+  message << "training stopped at step " << step_number << "/" << total_steps << " (epoch " << epoch
+          << "): " << error.what() << "; the optimiser step was not taken";
+  const std::optional<fs::path> kept = find_checkpoint(output_dir);
+  if (kept) message << "; the last good checkpoint is " << kept->string() << " (step " << last_saved_step << ")";
+  else message << "; no checkpoint had been written yet";
+  return NonFiniteTrainingError(message.str());
+}
+
+// Metrics window: what one train_metrics.jsonl record averages, the optimiser steps since the
+// previous record.
+class MetricsWindow {
+ public:
+  void add(const StepRecord& record, const OptimizerStepResult& step) {
+    metrics_.add(record.metrics, 1.0);
+    grad_norm_ += record.grad_norm;
+    tokens_ += record.num_tokens;
+    forward_seconds_ += step.forward_seconds;
+    backward_seconds_ += step.backward_seconds;
+    optimizer_seconds_ += step.optimizer_seconds;
+    ++steps_;
+  }
+
+  // The record of the window that ends with step `step_number`; `status` gets the progress
+  // line's text.
+  nlohmann::json record(std::int64_t step_number, const TrainingPlan& plan, double learning_rate,
+                        double elapsed_seconds, std::string& status) const {
+    const double window_seconds = seconds_since(start_);
+    const double tokens_per_second = window_seconds > 0 ? static_cast<double>(tokens_) / window_seconds : 0.0;
+    const double steps = static_cast<double>(steps_);
+    nlohmann::json line = {
+        {"step", step_number},
+        {"epoch", static_cast<double>(step_number) / static_cast<double>(plan.steps_per_epoch)},
+        {"learning_rate", learning_rate},
+        {"grad_norm", grad_norm_ / steps},
+        {"tokens", tokens_},
+        {"tokens_per_second", tokens_per_second},
+        {"time/forward_s", forward_seconds_ / steps},
+        {"time/backward_s", backward_seconds_ / steps},
+        {"time/optimizer_s", optimizer_seconds_ / steps},
+        {"elapsed_seconds", elapsed_seconds}};
+    const std::map<std::string, double> means = metrics_.mean();
+    for (const auto& [name, value] : means) line[name] = value;
+    status = progress_status(step_number, plan.total_steps, means, learning_rate, tokens_per_second);
+    return line;
+  }
+
+ private:
+  static std::string progress_status(std::int64_t step_number, std::int64_t total_steps,
+                                     const std::map<std::string, double>& means, double learning_rate,
+                                     double tokens_per_second) {
+    std::string status = "step " + std::to_string(step_number) + "/" + std::to_string(total_steps) + " loss " +
+                         format_number("%.4f", means.at("loss"));
+    if (means.count("rewards/accuracies")) status += " acc " + format_number("%.3f", means.at("rewards/accuracies"));
+    if (means.count("rewards/margins")) status += " margin " + format_number("%.4g", means.at("rewards/margins"));
+    status += " lr " + format_number("%.3g", learning_rate) + " " + format_number("%.0f", tokens_per_second) + " tok/s";
+    return status;
+  }
+
+  MetricAverager metrics_;
+  double grad_norm_ = 0.0, forward_seconds_ = 0.0, backward_seconds_ = 0.0, optimizer_seconds_ = 0.0;
+  std::int64_t steps_ = 0, tokens_ = 0;
+  Clock::time_point start_ = Clock::now();
+};
+
 }  // namespace
 
 TrainingPlan plan_training(std::int64_t num_examples, const TrainConfig& config) {
@@ -119,14 +320,64 @@ std::vector<std::int64_t> micro_batch_examples(std::int64_t num_examples, const 
   return {order.begin() + begin, order.begin() + end};
 }
 
+OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
+                                       double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
+                                       std::int64_t first_position, const StepFunction& step) {
+  auto non_finite = [](const std::string& what, double value, const std::string& where) {
+    std::ostringstream message;
+    message << what << " is " << value << where;
+    return NonFiniteTrainingError(message.str());
+  };
+  std::int64_t examples = 0;
+  for (const auto& indices : micro_batches) examples += static_cast<std::int64_t>(indices.size());
+  const auto examples_in_step = static_cast<double>(examples);
+
+  OptimizerStepResult result;
+  MetricAverager step_metrics;
+  std::int64_t begin = first_position;
+  for (std::size_t micro = 0; micro < micro_batches.size(); ++micro) {
+    const std::vector<std::int64_t>& indices = micro_batches[micro];
+    const std::int64_t end = begin + static_cast<std::int64_t>(indices.size());
+    const std::string where = " in micro-batch " + std::to_string(micro + 1) + " of " +
+                              std::to_string(micro_batches.size()) + " (epoch positions " + std::to_string(begin) +
+                              ".." + std::to_string(end - 1) + ")";
+
+    const Clock::time_point forward_start = Clock::now();
+    StepOutput output = step(indices);
+    result.forward_seconds += seconds_since(forward_start);
+    if (!output.loss.defined() || output.loss.numel() != 1) {
+      throw std::invalid_argument("run_training_loop: the step function must return a scalar loss");
+    }
+    const double loss_value = output.loss.item<double>();
+    if (!std::isfinite(loss_value)) throw non_finite("loss", loss_value, where);
+    output.metrics.emplace("loss", loss_value);
+    for (const auto& [name, value] : output.metrics) {
+      if (!std::isfinite(value)) throw non_finite("metric '" + name + "'", value, where);
+    }
+    const auto micro_examples = static_cast<double>(end - begin);
+    step_metrics.add(output.metrics, micro_examples);
+    result.num_tokens += output.num_tokens;
+
+    const Clock::time_point backward_start = Clock::now();
+    (output.loss * (micro_examples / examples_in_step)).backward();
+    result.backward_seconds += seconds_since(backward_start);
+    begin = end;
+  }
+
+  const Clock::time_point optimizer_start = Clock::now();
+  result.grad_norm = max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(parameters, max_grad_norm)
+                                       : gradient_norm(parameters);
+  if (!std::isfinite(result.grad_norm)) throw non_finite("the gradient norm", result.grad_norm, "");
+  optimizer.step();
+  optimizer.zero_grad();
+  result.optimizer_seconds = seconds_since(optimizer_start);
+  result.metrics = step_metrics.mean();
+  return result;
+}
+
 TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& config,
                                  const TrainingLoopOptions& options, const StepFunction& step) {
-  if (!step) throw std::invalid_argument("run_training_loop: no step function");
-  if (!options.save_model || !options.load_model) {
-    throw std::invalid_argument("run_training_loop: save_model and load_model callbacks are required");
-  }
-  if (config.log_every < 1) throw InputError("key 'log_every': must be at least 1");
-  if (config.save_every < 0) throw InputError("key 'save_every': must be 0 (only at the end) or positive");
+  check_loop_inputs(config, options, step);
   const std::int64_t num_examples = options.num_examples;
   const TrainingPlan plan = plan_training(num_examples, config);
   const LrScheduleType schedule = parse_lr_schedule_type(config.lr_schedule);
@@ -136,62 +387,13 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
 
   fs::create_directories(output_dir);
   model.train();
-  std::vector<torch::Tensor> parameters;
-  for (const auto& parameter : model.parameters()) {
-    if (parameter.requires_grad()) parameters.push_back(parameter);
-  }
+  const std::vector<torch::Tensor> parameters = trainable_parameters(model);
   auto optimizer = make_adamw(model, config);
 
-  TrainerState state;
-  state.total_steps = plan.total_steps;
-  state.num_examples = num_examples;
-  state.batch_size = config.batch_size;
-  state.gradient_accumulation_steps = config.gradient_accumulation_steps;
-  state.epochs = config.epochs;
-  state.seed = config.seed;
-  state.shuffle = config.shuffle;
-
+  TrainerState state = resume_or_start_fresh(fresh_state(plan, config, num_examples), options, *optimizer, metrics_file);
   TrainingResult result;
   result.total_steps = plan.total_steps;
-  remove_stale_checkpoint_temporaries(output_dir);
-  const std::optional<fs::path> checkpoint = find_checkpoint(output_dir);
-  if (checkpoint && options.resume) {
-    const TrainerState stored = read_trainer_state(*checkpoint);
-    require_matches(*checkpoint, "num_examples", stored.num_examples, num_examples, "training examples");
-    require_matches(*checkpoint, "batch_size", stored.batch_size, config.batch_size, "batch_size");
-    require_matches(*checkpoint, "gradient_accumulation_steps", stored.gradient_accumulation_steps,
-                    config.gradient_accumulation_steps, "gradient_accumulation_steps");
-    require_matches(*checkpoint, "epochs", stored.epochs, config.epochs, "epochs");
-    require_matches(*checkpoint, "seed", stored.seed, config.seed, "seed");
-    require_matches(*checkpoint, "shuffle", stored.shuffle, config.shuffle, "shuffle");
-    require_matches(*checkpoint, "total_steps", stored.total_steps, plan.total_steps, "optimiser steps");
-    if (stored.global_step < 0 || stored.global_step > plan.total_steps) {
-      throw InputError((*checkpoint / kTrainerStateFile).string() + ": key 'global_step': " +
-                       std::to_string(stored.global_step) + " is outside 0.." + std::to_string(plan.total_steps));
-    }
-    if (stored.config_hash != config_hash(options.config_yaml)) {
-      log::warn("resuming from " + checkpoint->string() + ", whose config differs from this run's (see its " +
-                kCheckpointConfigFile + ")");
-    }
-    if (stored.torch_threads != torch::get_num_threads()) {
-      log::warn("the checkpoint was written with " + std::to_string(stored.torch_threads) +
-                " torch threads, this run uses " + std::to_string(torch::get_num_threads()) +
-                ": results will not be bit-identical to an uninterrupted run");
-    }
-    state = load_checkpoint(*checkpoint, options.load_model, *optimizer);
-    result.resumed_from_step = state.global_step;
-    truncate_metrics_after(metrics_file, state.global_step);
-    log::info("resuming training from " + checkpoint->string() + " at step " + std::to_string(state.global_step) +
-              "/" + std::to_string(plan.total_steps));
-  } else {
-    if (checkpoint) {
-      log::info("not resuming: removing the previous run's checkpoint in " + output_dir.string());
-      fs::remove_all(output_dir / kCheckpointDirName);
-      fs::remove_all(output_dir / kPreviousCheckpointDirName);
-    }
-    std::error_code ignored;
-    fs::remove(metrics_file, ignored);
-  }
+  result.resumed_from_step = state.global_step;
   log::info("training: " + std::to_string(num_examples) + " examples, " + std::to_string(config.epochs) +
             " epoch(s) x " + std::to_string(plan.steps_per_epoch) + " optimiser steps of up to " +
             std::to_string(config.batch_size * config.gradient_accumulation_steps) + " examples, " +
@@ -208,151 +410,52 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
   const Clock::time_point process_start = Clock::now();
   auto elapsed = [&] { return elapsed_before + seconds_since(process_start); };
 
-  auto write_checkpoint = [&] {
-    state.elapsed_seconds = elapsed();
-    state.torch_threads = torch::get_num_threads();
-    save_checkpoint(output_dir, state, options.save_model, *optimizer, options.config_yaml);
-  };
-
-  // What one metrics record averages: the steps since the previous record.
-  MetricAverager window_metrics;
-  double window_grad_norm = 0.0, window_forward_s = 0.0, window_backward_s = 0.0, window_optimizer_s = 0.0;
-  std::int64_t window_steps = 0, window_tokens = 0;
-  Clock::time_point window_start = Clock::now();
+  MetricsWindow window;
   std::string progress_status;
-
   std::int64_t order_epoch = -1;
   std::vector<std::int64_t> order;
   std::int64_t last_saved_step = result.resumed_from_step;
   optimizer->zero_grad();
 
   while (state.global_step < last_step) {
-    const std::int64_t epoch = state.global_step / plan.steps_per_epoch;
-    const std::int64_t step_in_epoch = state.global_step % plan.steps_per_epoch;
-    if (epoch != order_epoch) {
-      order = epoch_order(num_examples, config, epoch);
-      order_epoch = epoch;
+    const StepSpan span = step_span(state.global_step, plan, config, num_examples);
+    if (span.epoch != order_epoch) {
+      order = epoch_order(num_examples, config, span.epoch);
+      order_epoch = span.epoch;
     }
-    const std::int64_t first_micro = step_in_epoch * config.gradient_accumulation_steps;
-    const std::int64_t end_micro =
-        std::min(first_micro + config.gradient_accumulation_steps, plan.micro_batches_per_epoch);
-    const std::int64_t first_example = first_micro * config.batch_size;
-    const std::int64_t end_example = std::min(num_examples, end_micro * config.batch_size);
-    const auto examples_in_step = static_cast<double>(end_example - first_example);
     const std::int64_t step_number = state.global_step + 1;
-
     const double learning_rate =
         learning_rate_at(schedule, config.learning_rate, state.global_step, plan.total_steps, warmup_steps);
     set_learning_rate(*optimizer, learning_rate);
 
-    auto non_finite = [&](const std::string& what, double value, const std::string& where) {
-      std::ostringstream message;
-      message << "training stopped at step " << step_number << "/" << plan.total_steps << " (epoch " << epoch
-              << "): " << what << " is " << value << where << "; the optimiser step was not taken";
-      const std::optional<fs::path> kept = find_checkpoint(output_dir);
-      if (kept) message << "; the last good checkpoint is " << kept->string() << " (step " << last_saved_step << ")";
-      else message << "; no checkpoint had been written yet";
-      return NonFiniteTrainingError(message.str());
-    };
-
-    MetricAverager step_metrics;
-    std::int64_t step_tokens = 0;
-    for (std::int64_t micro = first_micro; micro < end_micro; ++micro) {
-      const std::int64_t begin = micro * config.batch_size;
-      const std::int64_t end = std::min(num_examples, begin + config.batch_size);
-      const std::vector<std::int64_t> indices(order.begin() + begin, order.begin() + end);
-      const std::string where = " in micro-batch " + std::to_string(micro - first_micro + 1) + " of " +
-                                std::to_string(end_micro - first_micro) + " (epoch positions " +
-                                std::to_string(begin) + ".." + std::to_string(end - 1) + ")";
-
-      const Clock::time_point forward_start = Clock::now();
-      StepOutput output = step(indices);
-      window_forward_s += seconds_since(forward_start);
-      if (!output.loss.defined() || output.loss.numel() != 1) {
-        throw std::invalid_argument("run_training_loop: the step function must return a scalar loss");
-      }
-      const double loss_value = output.loss.item<double>();
-      if (!std::isfinite(loss_value)) throw non_finite("loss", loss_value, where);
-      output.metrics.emplace("loss", loss_value);
-      for (const auto& [name, value] : output.metrics) {
-        if (!std::isfinite(value)) throw non_finite("metric '" + name + "'", value, where);
-      }
-      const auto micro_examples = static_cast<double>(end - begin);
-      step_metrics.add(output.metrics, micro_examples);
-      step_tokens += output.num_tokens;
-
-      const Clock::time_point backward_start = Clock::now();
-      (output.loss * (micro_examples / examples_in_step)).backward();
-      window_backward_s += seconds_since(backward_start);
+    OptimizerStepResult outcome;
+    try {
+      outcome = run_optimizer_step(*optimizer, parameters, config.max_grad_norm,
+                                   step_micro_batches(span, order, config.batch_size), span.first_position, step);
+    } catch (const NonFiniteTrainingError& error) {
+      throw located_non_finite_error(error, step_number, plan.total_steps, span.epoch, output_dir, last_saved_step);
     }
-
-    const Clock::time_point optimizer_start = Clock::now();
-    const double grad_norm = config.max_grad_norm > 0
-                                 ? torch::nn::utils::clip_grad_norm_(parameters, config.max_grad_norm)
-                                 : gradient_norm(parameters);
-    if (!std::isfinite(grad_norm)) throw non_finite("the gradient norm", grad_norm, "");
-    optimizer->step();
-    optimizer->zero_grad();
-    window_optimizer_s += seconds_since(optimizer_start);
-
-    state.global_step = step_number;
-    state.epoch = state.global_step / plan.steps_per_epoch;
-    state.step_in_epoch = state.global_step % plan.steps_per_epoch;
-    state.examples_done_in_epoch =
-        std::min(num_examples, state.step_in_epoch * config.gradient_accumulation_steps * config.batch_size);
+    mark_step_done(state, step_number, plan, config, num_examples);
 
     StepRecord record;
     record.step = step_number;
     record.total_steps = plan.total_steps;
-    record.epoch = epoch;
+    record.epoch = span.epoch;
     record.learning_rate = learning_rate_of(*optimizer, kDecayGroup);  // read back: what the step used
-    record.grad_norm = grad_norm;
-    record.num_tokens = step_tokens;
-    record.metrics = step_metrics.mean();
+    record.grad_norm = outcome.grad_norm;
+    record.num_tokens = outcome.num_tokens;
+    record.metrics = outcome.metrics;
     result.last_step = record;
 
-    window_metrics.add(record.metrics, 1.0);
-    window_grad_norm += grad_norm;
-    window_tokens += step_tokens;
-    ++window_steps;
-    const bool log_due = step_number % config.log_every == 0 || step_number == plan.total_steps;
-    if (log_due) {
-      const double window_seconds = seconds_since(window_start);
-      const double tokens_per_second = window_seconds > 0 ? static_cast<double>(window_tokens) / window_seconds : 0.0;
-      const double steps = static_cast<double>(window_steps);
-      nlohmann::json line = {
-          {"step", step_number},
-          {"epoch", static_cast<double>(step_number) / static_cast<double>(plan.steps_per_epoch)},
-          {"learning_rate", learning_rate},
-          {"grad_norm", window_grad_norm / steps},
-          {"tokens", window_tokens},
-          {"tokens_per_second", tokens_per_second},
-          {"time/forward_s", window_forward_s / steps},
-          {"time/backward_s", window_backward_s / steps},
-          {"time/optimizer_s", window_optimizer_s / steps},
-          {"elapsed_seconds", elapsed()}};
-      const std::map<std::string, double> means = window_metrics.mean();
-      for (const auto& [name, value] : means) line[name] = value;
-      metrics_writer.write(line);
-      if (progress) {
-        std::string status = "step " + std::to_string(step_number) + "/" + std::to_string(plan.total_steps) +
-                             " loss " + format_number("%.4f", means.at("loss"));
-        if (means.count("rewards/accuracies")) status += " acc " + format_number("%.3f", means.at("rewards/accuracies"));
-        if (means.count("rewards/margins")) status += " margin " + format_number("%.4g", means.at("rewards/margins"));
-        status += " lr " + format_number("%.3g", learning_rate) + " " + format_number("%.0f", tokens_per_second) +
-                  " tok/s";
-        progress_status = status;
-      }
-      window_metrics.clear();
-      window_grad_norm = window_forward_s = window_backward_s = window_optimizer_s = 0.0;
-      window_steps = window_tokens = 0;
-      window_start = Clock::now();
+    window.add(record, outcome);
+    if (step_number % config.log_every == 0 || step_number == plan.total_steps) {
+      metrics_writer.write(window.record(step_number, plan, learning_rate, elapsed(), progress_status));
+      window = MetricsWindow();
     }
     if (progress) progress->advance(1, progress_status);
 
-    const bool save_due = (config.save_every > 0 && step_number % config.save_every == 0) || step_number == last_step;
-    if (save_due) {
-      write_checkpoint();
+    if ((config.save_every > 0 && step_number % config.save_every == 0) || step_number == last_step) {
+      save_training_checkpoint(state, elapsed(), options, *optimizer);
       last_saved_step = step_number;
     }
     if (options.on_step) options.on_step(record);

@@ -3,12 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <csignal>
+#include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -26,6 +23,10 @@ std::runtime_error io_error(const fs::path& path, const std::string& what) {
   return std::runtime_error(path.string() + ": " + what + ": " + std::strerror(errno));
 }
 
+// Constant-initialised, so a hook installed by another translation unit's static initialiser is
+// never overwritten by this one's.
+std::atomic<AfterWriteHook> after_write_hook{nullptr};
+
 void fsync_directory(const fs::path& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return;  // best effort: some filesystems refuse directory fds
@@ -33,23 +34,13 @@ void fsync_directory(const fs::path& dir) {
   ::close(fd);
 }
 
+void notify_after_write(const fs::path& written) {
+  if (const AfterWriteHook hook = after_write_hook.load()) hook(written);
+}
+
 }  // namespace
 
-void fault_injection_point(const fs::path& written) {
-  // Parsed once: SELM_KILL_AFTER_WRITE=NAME:N. Counting is per process, so a resumed run (a new
-  // process) counts from zero again.
-  static const char* spec = std::getenv("SELM_KILL_AFTER_WRITE");
-  if (spec == nullptr || *spec == '\0') return;
-  static std::mutex mutex;
-  static std::map<std::string, long> counts;
-  const std::string text(spec);
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return;
-  const std::string name = written.filename().string();
-  if (name != text.substr(0, colon)) return;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (++counts[name] == std::atol(text.c_str() + colon + 1)) std::raise(SIGKILL);
-}
+void set_after_write_hook(AfterWriteHook hook) { after_write_hook.store(hook); }
 
 void write_file_atomic(const fs::path& path, std::string_view content) {
   const fs::path parent = path.parent_path();
@@ -82,7 +73,7 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     throw io_error(path, "cannot rename temporary file into place");
   }
   fsync_directory(parent);
-  fault_injection_point(path);
+  notify_after_write(path);
 }
 
 std::string read_file(const fs::path& path) {
@@ -138,7 +129,7 @@ void JsonlWriter::write(const nlohmann::json& record) {
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
     throw io_error(path_, "write failed");
   }
-  fault_injection_point(path_);
+  notify_after_write(path_);
 }
 
 }  // namespace selm

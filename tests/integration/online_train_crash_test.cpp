@@ -1,6 +1,8 @@
 // `selm train` killed with SIGKILL at several points (during generation, judging, training and
 // evaluation, and between stages) and resumed: every resumed run ends with the same preference
 // data, judgments and bit-identical model weights as an uninterrupted run with the same seed.
+// The killed runs use selm_fault_injection (`selm` with the SELM_KILL_AFTER_WRITE hook), the
+// others the `selm` users run.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -55,7 +57,7 @@ TEST_F(OnlineTrainCrash, ResumedRunsEqualAnUninterruptedRun) {
   for (const auto& [name, point] : kill_points) {
     SCOPED_TRACE(name);
     ::setenv("SELM_KILL_AFTER_WRITE", point.c_str(), 1);
-    const auto killed = run_selm(train_args(name));
+    const auto killed = test::run_program(SELM_FAULT_BINARY, train_args(name));
     ::unsetenv("SELM_KILL_AFTER_WRITE");
     ASSERT_EQ(killed.exit_code, 128 + 9) << killed.output;  // SIGKILL
     const nlohmann::json state = nlohmann::json::parse(read_text(run_dir(name) / "state.json"));

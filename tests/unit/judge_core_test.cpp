@@ -3,11 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "selm/judge/content_hash.hpp"
 #include "selm/judge/judge_factory.hpp"
 #include "selm/judge/judgment_cache.hpp"
 #include "selm/judge/pairwise.hpp"
 #include "selm/util/error.hpp"
+#include "selm/util/sha256.hpp"
 #include "support/test_support.hpp"
 
 namespace selm {

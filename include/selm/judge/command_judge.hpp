@@ -9,14 +9,14 @@
 // life) and the interrupted request is sent once more.
 #pragma once
 
-#include <sys/types.h>
-
+#include <cstdint>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "selm/judge/judge.hpp"
 #include "selm/judge/judge_config.hpp"
+#include "selm/util/subprocess.hpp"
 
 namespace selm {
 
@@ -36,19 +36,15 @@ class CommandJudge : public Judge {
   std::vector<Judgment> rank_batch(const std::vector<JudgeRequest>& batch) override;
 
  private:
-  enum class Exchange { answered, crashed, timed_out };
   void start();
   void stop(bool kill_now);
-  Exchange exchange(const std::string& request_line, std::string& reply_line);
+  // Sends one request line and reads one reply line, both within the timeout.
+  PipeStatus exchange(const std::string& request_line, std::string& reply_line);
   Judgment judge_one(const JudgeRequest& request);
 
   CommandJudgeConfig config_;
   std::string config_hash_;
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;   // our end of the child's stdin (a socket: writes never raise SIGPIPE)
-  int stdout_fd_ = -1;  // our end of the child's stdout
-  std::string stdout_buffer_;
-  std::thread stderr_forwarder_;
+  std::optional<Subprocess> process_;  // empty while no process runs (before a restart)
   std::int64_t restarts_left_;
   bool given_up_ = false;
 };

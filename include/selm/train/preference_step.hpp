@@ -13,6 +13,7 @@
 #include "selm/train/losses.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/train/train_config.hpp"
+#include "selm/train/training_loop.hpp"
 
 namespace selm {
 
@@ -42,5 +43,14 @@ PreferenceBatchResult preference_batch(LlamaForCausalLM& policy, const std::vect
 // "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected", and with y_ref
 // "logps/pi_response" and "logps/ref_response".
 std::map<std::string, double> preference_metric_map(const PreferenceBatchResult& result);
+
+// The training loop's step function of preference training, as `selm dpo`, every online round
+// and `selm bench train` run it: preference_batch over the examples and records at the given
+// indices, returning its loss, preference_metric_map and token count. `policy`, `examples`,
+// `records` and `reference_model` must outlive the returned function.
+StepFunction preference_step_function(LlamaForCausalLM& policy, const std::vector<TokenizedPreference>& examples,
+                                      const std::vector<PreferenceRecord>& records, const PreferenceLossOptions& options,
+                                      std::int64_t pad_id, bool average_logps,
+                                      LlamaForCausalLM* reference_model = nullptr);
 
 }  // namespace selm

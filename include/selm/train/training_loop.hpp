@@ -32,6 +32,7 @@
 #include <vector>
 
 #include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include "selm/train/checkpoint.hpp"
@@ -109,6 +110,26 @@ TrainingPlan plan_training(std::int64_t num_examples, const TrainConfig& config)
 // The example indices of micro-batch `micro_batch` (0-based within the epoch) of `epoch`.
 std::vector<std::int64_t> micro_batch_examples(std::int64_t num_examples, const TrainConfig& config,
                                                std::int64_t epoch, std::int64_t micro_batch);
+
+// What one optimiser step did.
+struct OptimizerStepResult {
+  double grad_norm = 0.0;                 // global L2 norm of the gradient before clipping
+  std::map<std::string, double> metrics;  // the step function's, "loss" included, weighted by examples
+  std::int64_t num_tokens = 0;
+  double forward_seconds = 0.0;           // in the step function, summed over the micro-batches
+  double backward_seconds = 0.0;
+  double optimizer_seconds = 0.0;         // norm, clipping, optimizer.step() and zero_grad()
+};
+
+// One optimiser step exactly as run_training_loop takes it, for callers that time or test it
+// alone: for each micro-batch (example indices, in order) `step`, then backward() of its loss
+// scaled by its share of the step's examples; then the gradient norm of `parameters`, clipped to
+// max_grad_norm when that is > 0, optimizer.step() and zero_grad(). The learning rate is the
+// caller's to set. `first_position` is the epoch position of the first example, for messages.
+// Throws NonFiniteTrainingError naming the value and the micro-batch, before optimizer.step().
+OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
+                                       double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
+                                       std::int64_t first_position, const StepFunction& step);
 
 // Runs (or resumes) training of `model`'s parameters that require gradients with AdamW
 // (make_adamw), the config's schedule, accumulation and clipping, calling `step` for every

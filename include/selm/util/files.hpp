@@ -47,9 +47,11 @@ class JsonlWriter {
   std::FILE* file_ = nullptr;
 };
 
-// Fault injection for crash tests: when the environment variable SELM_KILL_AFTER_WRITE is
-// "NAME:N", the process kills itself with SIGKILL right after its N-th complete write of a file
-// named NAME (a JSONL record or an atomic replacement). Unset, it costs one getenv per process.
-void fault_injection_point(const fs::path& written);
+// Called with the file's path after every complete write: an atomic replacement (once renamed
+// into place) or a JSONL record (once flushed). Null unless a program installs one; the library
+// never does. The crash tests' executable installs a hook that SIGKILLs the process at an exact
+// write (tests/support/kill_after_write.cpp), so that the `selm` users run has no such switch.
+using AfterWriteHook = void (*)(const fs::path& written);
+void set_after_write_hook(AfterWriteHook hook);
 
 }  // namespace selm

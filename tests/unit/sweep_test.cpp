@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "selm/config/config.hpp"
-#include "selm/online/sweep.hpp"
+#include "selm/sweep/sweep_plan.hpp"
+#include "selm/sweep/sweep_spec.hpp"
 #include "selm/util/error.hpp"
 #include "support/test_support.hpp"
 

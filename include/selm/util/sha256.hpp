@@ -1,4 +1,4 @@
-// SHA-256 of a byte string, as lowercase hex: the judge's config hash and the cache keys.
+// SHA-256 of a byte string, as lowercase hex: config hashes, cache keys and content identities.
 #pragma once
 
 #include <string>

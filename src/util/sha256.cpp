@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4), written out so that the cache needs no crypto library.
-#include "selm/judge/content_hash.hpp"
+// SHA-256 (FIPS 180-4), written out so that hashing needs no crypto library.
+#include "selm/util/sha256.hpp"
 
 #include <array>
 #include <cstdint>
