@@ -186,8 +186,8 @@ void collect_round_string(const YAML::Node& node, const Source& source, const st
   while (items >> item) {
     const std::size_t equals = item.find('=');
     if (equals == std::string::npos || equals == 0) {
-      throw InputError(source.where(node) + ": key '" + key + "': expected space-separated key.path=value items, got '" +
-                       item + "'");
+      throw InputError(source.where(node) + ": key '" + key +
+                       "': expected space-separated key.path=value items, got '" + item + "'");
     }
     const std::string raw_value = item.substr(equals + 1);
     const YAML::Node value = override_value(raw_value, source.where(node) + ": key '" + key + "': '" + item + "'");

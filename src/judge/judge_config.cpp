@@ -4,11 +4,6 @@
 
 namespace selm {
 
-void LexiconJudgeConfig::validate(const FieldChecker& check) const {
-  check.require(target == "positive" || target == "negative", "target",
-                "must be positive or negative, got '" + target + "'");
-}
-
 void HttpJudgeConfig::validate(const FieldChecker& check) const {
   check.require(temperature >= 0.0, "temperature", "must be >= 0");
   check.require(max_tokens >= 1, "max_tokens", "must be >= 1");
@@ -40,7 +35,6 @@ void RewardModelJudgeConfig::validate(const FieldChecker& check) const {
 
 void JudgeConfig::validate(const FieldChecker& check) const {
   check.require(batch_size >= 1, "batch_size", "must be >= 1");
-  lexicon.validate(check.nested("lexicon"));
   http.validate(check.nested("http"));
   command.validate(check.nested("command"));
   reward_model.validate(check.nested("reward_model"));

@@ -29,7 +29,9 @@ std::unique_ptr<Judge> make_judge(const JudgeConfig& config, const JudgeBuildOpt
       break;
   }
   // A value cast from outside the enumerators (the config system parses only known names).
-  if (!judge) throw InputError("key 'judge.type': unknown judge type (known: " + enum_names_text<JudgeType>(", ") + ")");
+  if (!judge) {
+    throw InputError("key 'judge.type': unknown judge type (known: " + enum_names_text<JudgeType>(", ") + ")");
+  }
   if (options.use_cache && !config.cache_dir.empty()) {
     judge = std::make_unique<CachedJudge>(std::move(judge), config.cache_dir);
   }

@@ -286,7 +286,9 @@ void OnlineRun::select_prompts(std::int64_t round, const Config& round_config) {
   per_round = std::min(per_round, total);
   std::vector<std::int64_t> order(static_cast<std::size_t>(total));
   for (std::int64_t i = 0; i < total; ++i) order[static_cast<std::size_t>(i)] = i;
-  if (selection == PromptSelection::shuffle) order = epoch_permutation(total, static_cast<std::uint64_t>(config_.run.seed), 0);
+  if (selection == PromptSelection::shuffle) {
+    order = epoch_permutation(total, static_cast<std::uint64_t>(config_.run.seed), 0);
+  }
   const std::int64_t begin = selection == PromptSelection::all ? 0 : slice * per_round;
   std::string text;
   for (std::int64_t k = begin; k < begin + per_round; ++k) {

@@ -97,6 +97,9 @@ TEST(ConfigEnums, BadNamesListTheChoicesAndNameKeyAndPlace) {
   EXPECT_EQ(input_error_of([] { load_config({}, {"judge.type=oracle"}); }),
             "command-line override 'judge.type=oracle': key 'judge.type': unknown judge type 'oracle' (known: lexicon, "
             "http, command, reward_model)");
+  EXPECT_EQ(input_error_of([] { load_config({}, {"judge.lexicon.target=neutral"}); }),
+            "command-line override 'judge.lexicon.target=neutral': key 'judge.lexicon.target': must be positive or "
+            "negative, got 'neutral'");
   EXPECT_EQ(input_error_of([] { load_config({}, {"online.pairing=[selm]"}); }),
             "command-line override 'online.pairing=[selm]': key 'online.pairing': expected selm or best_worst, got a "
             "list");

@@ -27,10 +27,19 @@ struct EnumNames<JudgeType> {
   static constexpr const char* noun = "judge type";
 };
 
+// Which sentiment the lexicon judge prefers.
+enum class SentimentTarget { positive, negative };
+
+template <>
+struct EnumNames<SentimentTarget> {
+  static constexpr EnumName<SentimentTarget> entries[] = {{SentimentTarget::positive, "positive"},
+                                                           {SentimentTarget::negative, "negative"}};
+};
+
 // The built-in sentiment judge (VADER lexicon).
 struct LexiconJudgeConfig {
   std::string lexicon_path;             // VADER-format lexicon; empty = third_party/vader/vader_lexicon.txt
-  std::string target = "positive";      // positive: happier responses win; negative: gloomier ones
+  SentimentTarget target = SentimentTarget::positive;  // positive: happier responses win; negative: gloomier ones
   bool negation = true;                 // a negator among the 3 previous tokens flips and damps a word
   bool intensifiers = true;             // "very", "slightly", ... just before a word scale it
 
@@ -41,7 +50,6 @@ struct LexiconJudgeConfig {
     v.field("negation", negation, "Flip and damp a word's valence when a negator (not, never, ...n't) is among the 3 previous tokens");
     v.field("intensifiers", intensifiers, "Scale a word's valence when the previous token is a booster (very) or dampener (slightly)");
   }
-  void validate(const FieldChecker& check) const;
 };
 
 // LLM-as-judge over an OpenAI-compatible /v1/chat/completions endpoint (vLLM, llama.cpp's
