@@ -29,11 +29,12 @@ void set_torch_threads(std::int64_t requested) {
 
 Config resolve_config(const ConfigArgs& args) {
   Config config = load_config(args.files, args.overrides);
-  const std::string& level = config.run.log_level;
-  log::set_level(level == "debug" ? log::Level::debug
-                 : level == "warn" ? log::Level::warn
-                 : level == "error" ? log::Level::error
-                                    : log::Level::info);
+  switch (config.run.log_level) {
+    case LogLevel::debug: log::set_level(log::Level::debug); break;
+    case LogLevel::info: log::set_level(log::Level::info); break;
+    case LogLevel::warn: log::set_level(log::Level::warn); break;
+    case LogLevel::error: log::set_level(log::Level::error); break;
+  }
   set_torch_threads(config.run.threads);
   return config;
 }

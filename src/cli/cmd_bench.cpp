@@ -199,7 +199,7 @@ void run_bench_train(const BenchTrainArgs& args) {
   if (args.sequence_length < 2) throw InputError("--seq must be at least 2 (a prompt and a response token)");
   set_torch_threads(args.threads);
   PreferenceLossOptions loss_options;
-  loss_options.type = parse_preference_loss_type(args.loss, "--loss");
+  loss_options.type = parse_enum<PreferenceLossType>(args.loss, "--loss");
   const Placement placement = parse_placement(args.device, "float32", "--device", "--dtype");
   const double gemm_flops = measure_gemm_flops(args.gemm_size, placement.device);
 
@@ -259,7 +259,7 @@ void run_bench_train(const BenchTrainArgs& args) {
       {"parameters", parameters},
       {"device", args.device},
       {"threads", torch::get_num_threads()},
-      {"loss", to_string(loss_options.type)},
+      {"loss", enum_name(loss_options.type)},
       {"batch", batch},
       {"seq", length},
       {"prompt_len", prompt_length},

@@ -21,7 +21,8 @@ void run_report(const ReportArgs& args) {
   const RunSummary run = load_run_summary(args.run_dir);
   const fs::path output = args.output.empty() ? fs::path(args.run_dir) / "report.html" : fs::path(args.output);
   write_file_atomic(output, render_report_html(run));
-  std::cout << "run " << run.name << " (" << run.loss << ", alpha " << run.alpha << ", seed " << run.seed << ")\n"
+  std::cout << "run " << run.name << " (" << enum_name(run.loss) << ", alpha " << run.alpha << ", seed " << run.seed
+            << ")\n"
             << render_summary_table(run) << std::flush;
   log::info("wrote " + output.string());
 }

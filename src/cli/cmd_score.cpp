@@ -75,7 +75,7 @@ nlohmann::json optional_number(const std::optional<double>& value) {
 void run_score(const ScoreArgs& args) {
   Config config = resolve_config(args.config);
   PreferenceLossOptions options;
-  options.type = parse_preference_loss_type(args.loss, "--loss");
+  options.type = parse_enum<PreferenceLossType>(args.loss, "--loss");
   options.beta = args.beta;
   options.alpha = args.alpha;
   options.label_smoothing = args.label_smoothing;
@@ -157,7 +157,7 @@ void run_score(const ScoreArgs& args) {
   const double n = static_cast<double>(records.size());
   nlohmann::json summary = {{"summary", true},
                             {"examples", records.size()},
-                            {"loss", to_string(options.type)},
+                            {"loss", enum_name(options.type)},
                             {"beta", options.beta},
                             {"alpha", options.alpha},
                             {"mean_loss", loss_sum / n},

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <type_traits>
+#include <utility>
 
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
@@ -26,33 +28,98 @@ struct is_optional : std::false_type {};
 template <class T>
 struct is_optional<std::optional<T>> : std::true_type {};
 
-// Where a YAML node came from, for messages: "FILE:LINE" or the override text.
+// Value types with a text form (DeviceSpec): static parse(text) -> optional, text(), kChoices.
+template <class T, class = void>
+struct has_text_form : std::false_type {};
+template <class T>
+struct has_text_form<T, std::void_t<decltype(T::parse(std::string())), decltype(std::declval<const T&>().text()),
+                                    decltype(T::kChoices)>> : std::true_type {};
+
+// online.round_overrides: one OverrideList per round.
+template <class T>
+inline constexpr bool is_round_overrides_v = std::is_same_v<T, std::vector<OverrideList>>;
+
+// Where a YAML node came from, for messages: "FILE:LINE", or one fixed place for every node of a
+// command-line override ("command-line override 'TEXT'") or of a round override.
 struct Source {
-  std::string file;          // empty for command-line overrides
-  std::string override_text; // the "key=value" argument, for overrides
+  std::string file;         // the config file; empty when `place` names the origin
+  std::string place;        // the origin of every node when `file` is empty
   std::string where(const YAML::Node& node) const {
     if (!file.empty()) {
       const int line = node.Mark().line;
       return line >= 0 ? file + ":" + std::to_string(line + 1) : file;
     }
-    return "command-line override '" + override_text + "'";
+    return place;
   }
 };
 
+Source override_source(const std::string& text) { return Source{"", "command-line override '" + text + "'"}; }
+
 template <class T>
-const char* type_name() {
+std::string type_name() {
   if constexpr (std::is_same_v<T, bool>) return "a boolean (true or false)";
   else if constexpr (std::is_integral_v<T>) return "an integer";
   else if constexpr (std::is_floating_point_v<T>) return "a number";
   else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else if constexpr (has_enum_names_v<T>) return enum_names_text<T>();
+  else if constexpr (has_text_form<T>::value) return T::kChoices;
   else if constexpr (is_vector<T>::value) return "a list";
   else return "a value";
 }
 
 [[noreturn]] void type_error(const Source& source, const YAML::Node& node, const std::string& key,
-                             const char* expected) {
+                             const std::string& expected) {
   std::string got = node.IsScalar() ? "'" + node.Scalar() + "'" : node.IsSequence() ? "a list" : node.IsMap() ? "a mapping" : "null";
   throw InputError(source.where(node) + ": key '" + key + "': expected " + expected + ", got " + got);
+}
+
+// The node as YAML text in flow style (a scalar plain where YAML allows, else quoted).
+std::string flow_text(const YAML::Node& node) {
+  YAML::Emitter emitter;
+  emitter << YAML::Flow << node;
+  return emitter.c_str();
+}
+
+// The parts of a dotted key path; InputError "`where`: empty key component" for "a..b".
+std::vector<std::string> key_parts(const std::string& path, const std::string& where) {
+  std::vector<std::string> parts;
+  std::size_t begin = 0;
+  while (true) {
+    std::size_t dot = path.find('.', begin);
+    parts.push_back(path.substr(begin, dot - begin));
+    if (dot == std::string::npos) break;
+    begin = dot + 1;
+  }
+  for (const auto& part : parts) {
+    if (part.empty()) throw InputError(where + ": empty key component");
+  }
+  return parts;
+}
+
+// The value of an override "key=VALUE": YAML (so lists and null work), except that text which
+// only YAML would read as a mapping ("Be brief: really.") stays the plain string the user typed.
+YAML::Node override_value(const std::string& raw_value, const std::string& where) {
+  const bool explicit_collection = !raw_value.empty() && (raw_value[0] == '[' || raw_value[0] == '{');
+  YAML::Node value;
+  try {
+    value = YAML::Load(raw_value);
+  } catch (const YAML::Exception& e) {
+    if (explicit_collection) throw InputError(where + ": cannot parse the value: " + e.msg);
+    value = YAML::Node(raw_value);
+  }
+  if (value.IsMap() && !explicit_collection) value = YAML::Node(raw_value);
+  return value;
+}
+
+// {a: {b: {c: value}}} for "a.b.c".
+YAML::Node nest_under(const std::vector<std::string>& parts, const YAML::Node& value) {
+  YAML::Node nested = value;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    YAML::Node wrapper(YAML::NodeType::Map);
+    wrapper[*it] = nested;
+    nested = wrapper;
+  }
+  return nested;
 }
 
 template <class T>
@@ -85,16 +152,73 @@ T parse_scalar(const YAML::Node& node, const Source& source, const std::string& 
     }
     if (used != text.size() || !std::isfinite(value)) type_error(source, node, key, type_name<T>());
     return static_cast<T>(value);
+  } else if constexpr (has_enum_names_v<T>) {
+    if (const std::optional<T> value = enum_from_name<T>(text)) return *value;
+    throw InputError(source.where(node) + ": key '" + key + "': " + enum_error_text<T>(text));
+  } else if constexpr (has_text_form<T>::value) {
+    if (const std::optional<T> value = T::parse(text)) return *value;
+    throw InputError(source.where(node) + ": key '" + key + "': must be " + T::kChoices + ", got '" + text + "'");
   } else {
     static_assert(std::is_same_v<T, std::string>, "unsupported config field type");
     return text;
   }
 }
 
+// The overrides of a round written as a mapping: dotted keys, nested sections or both.
+void collect_round_mapping(const YAML::Node& mapping, const std::string& prefix, const Source& source,
+                           const std::string& key, OverrideList& round) {
+  for (const auto& entry : mapping) {
+    if (!entry.first.IsScalar()) type_error(source, entry.first, key, "a mapping of key.path: value");
+    const std::string path = prefix + entry.first.Scalar();
+    if (entry.second.IsMap()) {
+      collect_round_mapping(entry.second, path + ".", source, key, round);
+    } else {
+      round.push_back(KeyOverride{path, flow_text(entry.second), source.where(entry.first)});
+    }
+  }
+}
+
+// The overrides of a round in the older string form: "train.learning_rate=1e-7 train.beta=0.1"
+// (whitespace-separated, so no value can hold a space).
+void collect_round_string(const YAML::Node& node, const Source& source, const std::string& key, OverrideList& round) {
+  std::istringstream items(node.Scalar());
+  std::string item;
+  while (items >> item) {
+    const std::size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw InputError(source.where(node) + ": key '" + key +
+                       "': expected space-separated key.path=value items, got '" + item + "'");
+    }
+    const std::string raw_value = item.substr(equals + 1);
+    const YAML::Node value = override_value(raw_value, source.where(node) + ": key '" + key + "': '" + item + "'");
+    round.push_back(KeyOverride{item.substr(0, equals), flow_text(value), source.where(node)});
+  }
+}
+
+std::vector<OverrideList> parse_round_overrides(const YAML::Node& node, const Source& source, const std::string& key) {
+  if (!node.IsSequence()) type_error(source, node, key, "a list with one mapping of key.path: value per round");
+  std::vector<OverrideList> rounds;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item_key = key + "[" + std::to_string(i) + "]";
+    OverrideList round;
+    if (node[i].IsMap()) {
+      collect_round_mapping(node[i], "", source, item_key, round);
+    } else if (node[i].IsScalar()) {
+      collect_round_string(node[i], source, item_key, round);
+    } else if (!node[i].IsNull()) {  // null: this round changes nothing
+      type_error(source, node[i], item_key, "a mapping of key.path: value");
+    }
+    rounds.push_back(std::move(round));
+  }
+  return rounds;
+}
+
 // Assigns the YAML `node` to `value`, checking its type.
 template <class T>
 void assign(T& value, const YAML::Node& node, const Source& source, const std::string& key) {
-  if constexpr (is_optional<T>::value) {
+  if constexpr (is_round_overrides_v<T>) {
+    value = parse_round_overrides(node, source, key);
+  } else if constexpr (is_optional<T>::value) {
     if (node.IsNull()) {
       value.reset();
       return;
@@ -119,7 +243,7 @@ class YamlReader {
       : node_(node), source_(source), prefix_(std::move(prefix)), origins_(origins) {}
 
   template <class T>
-  void field(const char* name, T& value, const char*) {
+  void field(const char* name, T& value, const char*, FieldRole = {}) {
     known_.insert(name);
     const YAML::Node child = node_[name];
     if (!child.IsDefined()) return;
@@ -179,6 +303,8 @@ std::string scalar_text(const T& value) {
   if constexpr (std::is_same_v<T, bool>) return value ? "true" : "false";
   else if constexpr (std::is_integral_v<T>) return std::to_string(value);
   else if constexpr (std::is_floating_point_v<T>) return format_double(value);
+  else if constexpr (has_enum_names_v<T>) return scalar_text(enum_name(value));
+  else if constexpr (has_text_form<T>::value) return scalar_text(value.text());
   else {
     YAML::Emitter emitter;
     emitter << YAML::DoubleQuoted << value;
@@ -186,9 +312,22 @@ std::string scalar_text(const T& value) {
   }
 }
 
+// Round overrides as YAML: one flow mapping of dotted keys per round.
+std::string round_overrides_text(const std::vector<OverrideList>& rounds) {
+  YAML::Node list(YAML::NodeType::Sequence);
+  for (const OverrideList& round : rounds) {
+    YAML::Node mapping(YAML::NodeType::Map);
+    for (const KeyOverride& item : round) mapping[item.key] = YAML::Load(item.value);
+    list.push_back(mapping);
+  }
+  return flow_text(list);
+}
+
 template <class T>
 std::string value_text(const T& value) {
-  if constexpr (is_optional<T>::value) {
+  if constexpr (is_round_overrides_v<T>) {
+    return round_overrides_text(value);
+  } else if constexpr (is_optional<T>::value) {
     return value.has_value() ? scalar_text(*value) : "null";
   } else if constexpr (is_vector<T>::value) {
     std::string text = "[";
@@ -205,7 +344,7 @@ class YamlDumper {
   explicit YamlDumper(std::ostringstream& out, int indent = 0) : out_(out), indent_(indent) {}
 
   template <class T>
-  void field(const char* name, T& value, const char* doc) {
+  void field(const char* name, T& value, const char* doc, FieldRole = {}) {
     out_ << pad() << name << ": " << value_text(value) << "  # " << doc << "\n";
   }
 
@@ -224,11 +363,14 @@ class YamlDumper {
 
 template <class T>
 std::string type_label() {
-  if constexpr (is_optional<T>::value) return type_label<typename T::value_type>() + " or null";
+  if constexpr (is_round_overrides_v<T>) return "list of mappings key.path: value";
+  else if constexpr (is_optional<T>::value) return type_label<typename T::value_type>() + " or null";
   else if constexpr (is_vector<T>::value) return "list of " + type_label<typename T::value_type>();
   else if constexpr (std::is_same_v<T, bool>) return "bool";
   else if constexpr (std::is_integral_v<T>) return "int";
   else if constexpr (std::is_floating_point_v<T>) return "float";
+  else if constexpr (has_enum_names_v<T>) return enum_names_text<T>();
+  else if constexpr (has_text_form<T>::value) return T::kChoices;
   else return "string";
 }
 
@@ -237,7 +379,7 @@ class ReferenceWriter {
   ReferenceWriter(std::ostringstream& out, std::string prefix) : out_(out), prefix_(std::move(prefix)) {}
 
   template <class T>
-  void field(const char* name, T& value, const char* doc) {
+  void field(const char* name, T& value, const char* doc, FieldRole = {}) {
     out_ << "| `" << prefix_ << name << "` | " << type_label<T>() << " | `" << value_text(value) << "` | " << doc << " |\n";
   }
 
@@ -253,6 +395,65 @@ class ReferenceWriter {
   std::string prefix_;
 };
 
+// The round overrides as the list of "key=value key=value" strings they were first written as,
+// so that a config's fingerprint did not change when the mapping form came.
+std::string round_overrides_fingerprint_text(const std::vector<OverrideList>& rounds) {
+  YAML::Node list(YAML::NodeType::Sequence);
+  for (const OverrideList& round : rounds) {
+    std::string items;
+    for (const KeyOverride& item : round) items += (items.empty() ? "" : " ") + item.key + "=" + item.value;
+    list.push_back(items);
+  }
+  return flow_text(list);
+}
+
+// Collects "section.key" -> value text (flow YAML) of the fields that change results.
+class ResultDecidingCollector {
+ public:
+  ResultDecidingCollector(std::string prefix, std::map<std::string, std::string>& out)
+      : prefix_(std::move(prefix)), out_(out) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char*, FieldRole role = {}) {
+    if (!role.changes_results) return;
+    if constexpr (is_round_overrides_v<T>) {
+      out_[prefix_ + name] = round_overrides_fingerprint_text(value);
+    } else {
+      out_[prefix_ + name] = flow_text(YAML::Load(value_text(value)));
+    }
+  }
+
+  template <class Section>
+  void section(const char* name, Section& value, const char*) {
+    ResultDecidingCollector nested(prefix_ + name + ".", out_);
+    value.visit_fields(nested);
+  }
+
+ private:
+  std::string prefix_;
+  std::map<std::string, std::string>& out_;
+};
+
+class PerRunKeyCollector {
+ public:
+  PerRunKeyCollector(std::string prefix, std::set<std::string>& out) : prefix_(std::move(prefix)), out_(out) {}
+
+  template <class T>
+  void field(const char* name, T&, const char*, FieldRole role = {}) {
+    if (role.per_run) out_.insert(prefix_ + name);
+  }
+
+  template <class Section>
+  void section(const char* name, Section& value, const char*) {
+    PerRunKeyCollector nested(prefix_ + name + ".", out_);
+    value.visit_fields(nested);
+  }
+
+ private:
+  std::string prefix_;
+  std::set<std::string>& out_;
+};
+
 void apply_node(Config& config, const YAML::Node& root, const Source& source, KeyOrigins* origins) {
   if (!root.IsDefined() || root.IsNull()) return;  // an empty file changes nothing
   if (!root.IsMap()) throw InputError(source.where(root) + ": the config must be a mapping of sections");
@@ -266,40 +467,21 @@ void apply_override(Config& config, const std::string& text, KeyOrigins* origins
   if (equals == std::string::npos || equals == 0) {
     throw InputError("command-line override '" + text + "': expected key.path=value");
   }
-  const std::string path = text.substr(0, equals);
-  // The value is YAML (so lists and null work), except that text which only YAML would read as
-  // a mapping ("Be brief: really.") stays the plain string the user typed.
-  const std::string raw_value = text.substr(equals + 1);
-  const bool explicit_collection = !raw_value.empty() && (raw_value[0] == '[' || raw_value[0] == '{');
+  const Source source = override_source(text);
+  const YAML::Node value = override_value(text.substr(equals + 1), source.place);
+  const std::vector<std::string> parts = key_parts(text.substr(0, equals), source.place);
+  apply_node(config, nest_under(parts, value), source, origins);
+}
+
+void apply_key_override(Config& config, const KeyOverride& item, KeyOrigins* origins) {
+  const std::vector<std::string> parts = key_parts(item.key, item.origin + ": key '" + item.key + "'");
   YAML::Node value;
   try {
-    value = YAML::Load(raw_value);
+    value = YAML::Load(item.value);
   } catch (const YAML::Exception& e) {
-    if (explicit_collection) {
-      throw InputError("command-line override '" + text + "': cannot parse the value: " + e.msg);
-    }
-    value = YAML::Node(raw_value);
+    throw InputError(item.origin + ": key '" + item.key + "': cannot parse the value: " + e.msg);
   }
-  if (value.IsMap() && !explicit_collection) value = YAML::Node(raw_value);
-  // Build {a: {b: {c: value}}} from "a.b.c" and apply it like a file.
-  std::vector<std::string> parts;
-  std::size_t begin = 0;
-  while (true) {
-    std::size_t dot = path.find('.', begin);
-    parts.push_back(path.substr(begin, dot - begin));
-    if (dot == std::string::npos) break;
-    begin = dot + 1;
-  }
-  for (const auto& part : parts) {
-    if (part.empty()) throw InputError("command-line override '" + text + "': empty key component");
-  }
-  YAML::Node nested = value;
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    YAML::Node wrapper(YAML::NodeType::Map);
-    wrapper[*it] = nested;
-    nested = wrapper;
-  }
-  apply_node(config, nested, Source{"", text}, origins);
+  apply_node(config, nest_under(parts, value), Source{"", item.origin}, origins);
 }
 
 }  // namespace
@@ -319,15 +501,6 @@ void RunConfig::validate(const FieldChecker& check) const {
   check.require(!name.empty() && name.find('/') == std::string::npos, "name", "must be a non-empty name without '/'");
   check.require(!output_dir.empty(), "output_dir", "must not be empty");
   check.require(threads >= 0, "threads", "must be 0 (all cores) or positive");
-  check.require(log_level == "debug" || log_level == "info" || log_level == "warn" || log_level == "error",
-                "log_level", "must be debug, info, warn or error, got '" + log_level + "'");
-}
-
-void ModelSettings::validate(const FieldChecker& check) const {
-  check.require(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, "device",
-                "must be cpu, cuda or cuda:N, got '" + device + "'");
-  check.require(dtype == "float32" || dtype == "bfloat16" || dtype == "float16", "dtype",
-                "must be float32, bfloat16 or float16, got '" + dtype + "'");
 }
 
 void TokenizerSettings::validate(const FieldChecker& check) const {
@@ -338,7 +511,6 @@ void TokenizerSettings::validate(const FieldChecker& check) const {
 
 void Config::validate(const FieldChecker& check) const {
   run.validate(check.nested("run"));
-  model.validate(check.nested("model"));
   tokenizer.validate(check.nested("tokenizer"));
   architecture.validate(check.nested("architecture"));
   generate.validate(check.nested("generate"));
@@ -352,6 +524,11 @@ void Config::validate(const FieldChecker& check) const {
 
 Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
                    KeyOrigins* origins) {
+  return load_config(files, overrides, OverrideList{}, origins);
+}
+
+Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
+                   const OverrideList& later, KeyOrigins* origins) {
   KeyOrigins local_origins;
   KeyOrigins* sink = origins != nullptr ? origins : &local_origins;
   Config config;
@@ -366,6 +543,7 @@ Config load_config(const std::vector<std::string>& files, const std::vector<std:
     apply_node(config, root, Source{file, ""}, sink);
   }
   for (const auto& text : overrides) apply_override(config, text, sink);
+  for (const auto& item : later) apply_key_override(config, item, sink);
   config.validate(FieldChecker("", sink));
   return config;
 }
@@ -386,6 +564,25 @@ std::string config_reference_markdown() {
   ReferenceWriter writer(out, "");
   defaults.visit_fields(writer);
   return out.str();
+}
+
+std::map<std::string, std::string> result_deciding_values(const Config& config) {
+  Config copy = config;  // visit_fields takes its struct by non-const reference
+  std::map<std::string, std::string> values;
+  ResultDecidingCollector collector("", values);
+  copy.visit_fields(collector);
+  return values;
+}
+
+const std::set<std::string>& per_run_keys() {
+  static const std::set<std::string> keys = [] {
+    std::set<std::string> collected;
+    Config defaults;
+    PerRunKeyCollector collector("", collected);
+    defaults.visit_fields(collector);
+    return collected;
+  }();
+  return keys;
 }
 
 }  // namespace selm

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "selm/config/config.hpp"
 #include "selm/eval/svg_chart.hpp"
 #include "selm/judge/judge.hpp"
 #include "selm/util/error.hpp"
@@ -255,22 +256,19 @@ std::string group_chart(const std::vector<RunGroup>& groups, bool win_rate_chart
 
 }  // namespace
 
-bool is_seed_or_naming_key(const std::string& key) {
-  static const std::set<std::string> naming = {"run.name", "run.output_dir", "run.threads", "run.log_level"};
-  const std::string suffix = ".seed";
-  return naming.count(key) == 1 || key == "seed" ||
-         (key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0);
-}
+bool is_seed_or_naming_key(const std::string& key) { return per_run_keys().count(key) == 1; }
 
-std::string method_label(const std::string& loss, double alpha) {
-  if (loss != "selm") return loss;
+std::string method_label(PreferenceLossType loss, double alpha) {
+  if (loss != PreferenceLossType::selm) return enum_name(loss);
   if (alpha == 0.0) return "selm alpha=0 (iterative DPO)";
   char text[64];
   std::snprintf(text, sizeof text, "selm alpha=%g", alpha);
   return text;
 }
 
-bool is_dpo_baseline(const RunSummary& run) { return run.loss == "dpo" || (run.loss == "selm" && run.alpha == 0.0); }
+bool is_dpo_baseline(const RunSummary& run) {
+  return run.loss == PreferenceLossType::dpo || (run.loss == PreferenceLossType::selm && run.alpha == 0.0);
+}
 
 std::vector<RunGroup> group_runs(const std::vector<RunSummary>& runs) {
   std::vector<RunGroup> groups;
@@ -353,7 +351,7 @@ std::vector<HeadToHead> head_to_head(const std::vector<RunSummary>& runs, const 
                                      Judge& judge, std::int64_t batch_size) {
   std::vector<HeadToHead> results;
   for (const RunGroup& group : groups) {
-    if (group.loss != "selm" || group.alpha <= 0.0) continue;
+    if (group.loss != PreferenceLossType::selm || group.alpha <= 0.0) continue;
     HeadToHead result;
     result.label = group.label;
     std::int64_t wins = 0, ties = 0, losses = 0;

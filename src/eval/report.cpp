@@ -495,8 +495,8 @@ std::string render_report_html(const RunSummary& run) {
                              : run.completed_stages.empty()
                                  ? "not started"
                                  : "in progress (last completed stage: " + run.completed_stages.back() + ")";
-  out += "<p class=\"meta\">run directory " + html_escape(run.dir.string()) + " &middot; loss " + html_escape(run.loss) +
-         ", alpha " + general_number(run.alpha) + ", beta " + general_number(run.beta) +
+  out += "<p class=\"meta\">run directory " + html_escape(run.dir.string()) + " &middot; loss " +
+         html_escape(enum_name(run.loss)) + ", alpha " + general_number(run.alpha) + ", beta " + general_number(run.beta) +
          ", seed " + std::to_string(run.seed) + (run.judge_id.empty() ? "" : " &middot; judge " + html_escape(run.judge_id)) +
          " &middot; " + html_escape(status) + "</p>\n";
 

@@ -4,11 +4,6 @@
 
 namespace selm {
 
-void LexiconJudgeConfig::validate(const FieldChecker& check) const {
-  check.require(target == "positive" || target == "negative", "target",
-                "must be positive or negative, got '" + target + "'");
-}
-
 void HttpJudgeConfig::validate(const FieldChecker& check) const {
   check.require(temperature >= 0.0, "temperature", "must be >= 0");
   check.require(max_tokens >= 1, "max_tokens", "must be >= 1");
@@ -30,10 +25,6 @@ void CommandJudgeConfig::validate(const FieldChecker& check) const {
 }
 
 void RewardModelJudgeConfig::validate(const FieldChecker& check) const {
-  check.require(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, "device",
-                "must be cpu, cuda or cuda:N, got '" + device + "'");
-  check.require(dtype == "float32" || dtype == "bfloat16" || dtype == "float16", "dtype",
-                "must be float32, bfloat16 or float16, got '" + dtype + "'");
   check.require(batch_size >= 1, "batch_size", "must be >= 1");
   // Room for at least one prompt token and the end-of-turn token.
   check.require(max_length >= 2, "max_length", "must be >= 2");
@@ -43,23 +34,19 @@ void RewardModelJudgeConfig::validate(const FieldChecker& check) const {
 }
 
 void JudgeConfig::validate(const FieldChecker& check) const {
-  static const std::set<std::string> types = {"lexicon", "http", "command", "reward_model"};
-  check.require(types.count(type) == 1, "type",
-                "unknown judge type '" + type + "' (known: lexicon, http, command, reward_model)");
   check.require(batch_size >= 1, "batch_size", "must be >= 1");
-  lexicon.validate(check.nested("lexicon"));
   http.validate(check.nested("http"));
   command.validate(check.nested("command"));
   reward_model.validate(check.nested("reward_model"));
   // Settings that only the selected judge needs.
-  if (type == "http") {
+  if (type == JudgeType::http) {
     check.require(!http.base_url.empty(), "http.base_url", "the http judge needs a base URL, e.g. http://127.0.0.1:8000/v1");
     check.require(!http.model.empty(), "http.model", "the http judge needs a model name");
   }
-  if (type == "command") {
+  if (type == JudgeType::command) {
     check.require(!command.argv.empty(), "command.argv", "the command judge needs a program to run, e.g. [python3, judge.py]");
   }
-  if (type == "reward_model") {
+  if (type == JudgeType::reward_model) {
     check.require(!reward_model.path.empty(), "reward_model.path",
                   "the reward_model judge needs a model directory (LlamaForSequenceClassification)");
   }

@@ -11,20 +11,26 @@ namespace selm {
 
 std::unique_ptr<Judge> make_judge(const JudgeConfig& config, const JudgeBuildOptions& options) {
   std::unique_ptr<Judge> judge;
-  if (config.type == "lexicon") {
-    judge = std::make_unique<LexiconJudge>(config.lexicon);
-  } else if (config.type == "http") {
-    judge = std::make_unique<HttpJudge>(config.http);
-  } else if (config.type == "command") {
-    judge = std::make_unique<CommandJudge>(config.command);
-  } else if (config.type == "reward_model") {
-    if (config.reward_model.path.empty()) {
-      throw InputError("key 'judge.reward_model.path': the reward_model judge needs a model directory");
-    }
-    judge = std::make_unique<RewardModelJudge>(config.reward_model);
-  } else {
-    throw InputError("key 'judge.type': unknown judge type '" + config.type +
-                     "' (known: lexicon, http, command, reward_model)");
+  switch (config.type) {
+    case JudgeType::lexicon:
+      judge = std::make_unique<LexiconJudge>(config.lexicon);
+      break;
+    case JudgeType::http:
+      judge = std::make_unique<HttpJudge>(config.http);
+      break;
+    case JudgeType::command:
+      judge = std::make_unique<CommandJudge>(config.command);
+      break;
+    case JudgeType::reward_model:
+      if (config.reward_model.path.empty()) {
+        throw InputError("key 'judge.reward_model.path': the reward_model judge needs a model directory");
+      }
+      judge = std::make_unique<RewardModelJudge>(config.reward_model);
+      break;
+  }
+  // A value cast from outside the enumerators (the config system parses only known names).
+  if (!judge) {
+    throw InputError("key 'judge.type': unknown judge type (known: " + enum_names_text<JudgeType>(", ") + ")");
   }
   if (options.use_cache && !config.cache_dir.empty()) {
     judge = std::make_unique<CachedJudge>(std::move(judge), config.cache_dir);

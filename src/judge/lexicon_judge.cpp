@@ -167,7 +167,7 @@ LexiconJudge::LexiconJudge(const LexiconJudgeConfig& config)
   // The lexicon's content, not its path, decides the scores.
   nlohmann::json identity = {{"type", "lexicon"},
                              {"lexicon_sha256", sha256_hex(read_file(lexicon_path_of(config)))},
-                             {"target", config_.target},
+                             {"target", enum_name(config_.target)},
                              {"negation", config_.negation},
                              {"intensifiers", config_.intensifiers}};
   config_hash_ = sha256_hex(identity.dump()).substr(0, 16);
@@ -175,7 +175,7 @@ LexiconJudge::LexiconJudge(const LexiconJudgeConfig& config)
 
 double LexiconJudge::score(const std::string& response) const {
   double compound = sentiment_score(lexicon_, response, config_.negation, config_.intensifiers);
-  if (config_.target == "negative") compound = -compound;
+  if (config_.target == SentimentTarget::negative) compound = -compound;
   const double rounded = std::round(compound * 1e6) / 1e6;
   return rounded == 0.0 ? 0.0 : rounded;  // no "-0" in the output
 }

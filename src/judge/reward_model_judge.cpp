@@ -165,7 +165,7 @@ RewardModelJudge::RewardModelJudge(const RewardModelJudgeConfig& config)
       {"tokenizer_config_sha256", fs::exists(tokenizer_config_path) ? file_sha256(tokenizer_config_path) : ""},
       {"chat_template", template_name},
       {"max_length", config.max_length},
-      {"dtype", config.dtype},
+      {"dtype", enum_name(config.dtype)},
   };
   config_hash_ = sha256_hex(identity.dump()).substr(0, 16);
 }

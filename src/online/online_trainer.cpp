@@ -8,10 +8,8 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "selm/eval/evaluation.hpp"
 #include "selm/generate/generation_file.hpp"
@@ -37,45 +35,6 @@ constexpr const char* kConfigFile = "config.yaml";
 constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kBaselineDir = "baseline";
 constexpr const char* kEvalGenerations = "eval_generations.jsonl";
-
-// Keys that change how fast or how verbosely a run goes, not what it computes. Generation batch
-// size is among them: sampling is batch-independent (each sample is seeded by its prompt index).
-const std::set<std::string>& non_deciding_keys() {
-  static const std::set<std::string> keys = {
-      "run.threads", "run.log_level", "judge.cache_dir", "judge.batch_size", "judge.http.timeout_seconds",
-      "judge.http.max_concurrent", "judge.http.max_retries", "judge.http.backoff_initial_seconds",
-      "judge.http.backoff_max_seconds", "judge.command.timeout_seconds", "judge.command.max_restarts",
-      "train.log_every", "train.save_every", "generate.batch_size", "eval.num_examples"};
-  return keys;
-}
-
-void flatten_yaml(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
-  if (node.IsMap()) {
-    for (const auto& entry : node) {
-      const std::string key = entry.first.as<std::string>();
-      flatten_yaml(entry.second, prefix.empty() ? key : prefix + "." + key, out);
-    }
-    return;
-  }
-  YAML::Emitter emitter;
-  emitter << YAML::Flow << node;
-  out[prefix] = emitter.c_str();
-}
-
-std::map<std::string, std::string> deciding_values(const Config& config) {
-  std::map<std::string, std::string> flat;
-  flatten_yaml(YAML::Load(dump_config_yaml(config)), "", flat);
-  for (const auto& key : non_deciding_keys()) flat.erase(key);
-  return flat;
-}
-
-std::vector<std::string> split_overrides(const std::string& text) {
-  std::istringstream stream(text);
-  std::vector<std::string> items;
-  std::string item;
-  while (stream >> item) items.push_back(item);
-  return items;
-}
 
 // One prompt of the training set: where it came from and its conversation.
 struct TrainPrompt {
@@ -199,7 +158,7 @@ void OnlineRun::complete(const std::string& stage, double seconds) {
 
 // Everything the run reads is checked before the run directory is created or changed.
 void OnlineRun::validate_inputs() {
-  pairing_ = pairing_strategy_from_string(config_.online.pairing);
+  pairing_ = config_.online.pairing;
   first_round_ = config_.online.offline_round0 ? 0 : 1;
   if (config_.model.path.empty()) throw InputError("key 'model.path': required (the initial policy and reference)");
   if (config_.data.train_file.empty()) throw InputError("key 'data.train_file': required (the training prompts)");
@@ -225,17 +184,17 @@ void OnlineRun::validate_inputs() {
   const std::int64_t slices = config_.online.rounds + (config_.online.offline_round0 ? 1 : 0);
   const auto available = static_cast<std::int64_t>(train_prompts_.size());
   const std::int64_t per_round = config_.online.prompts_per_round;
-  if (config_.online.prompt_selection != "all" && per_round * slices > available) {
+  if (config_.online.prompt_selection != PromptSelection::all && per_round * slices > available) {
     throw InputError("key 'online.prompts_per_round': " + std::to_string(per_round) + " x " + std::to_string(slices) +
                      " rounds needs more than the " + std::to_string(available) + " prompts of " + train_file);
   }
-  if (config_.online.prompt_selection != "all" && per_round == 0 && available < slices) {
+  if (config_.online.prompt_selection != PromptSelection::all && per_round == 0 && available < slices) {
     throw InputError(train_file + ": " + std::to_string(available) + " prompts cannot fill " + std::to_string(slices) +
                      " rounds");
   }
   for (std::size_t k = 0; k < config_.online.round_overrides.size(); ++k) {
     // Each round's overrides must make a valid config: checked now, not rounds later.
-    (void)load_config({}, split_overrides(config_.online.round_overrides[k]));
+    (void)load_config({}, {}, config_.online.round_overrides[k]);
   }
   if (config_.eval.enabled) {
     if (config_.data.eval_file.empty()) {
@@ -281,10 +240,9 @@ const Config& OnlineRun::round_config(std::int64_t round) {
   std::vector<std::string> overrides;
   if (round == 0) overrides.push_back("train.loss=dpo");
   const auto position = static_cast<std::size_t>(round - first_round_);
-  if (position < config_.online.round_overrides.size()) {
-    for (auto& item : split_overrides(config_.online.round_overrides[position])) overrides.push_back(item);
-  }
-  Config result = load_config({(run_dir_ / kConfigFile).string()}, overrides);
+  OverrideList round_changes;
+  if (position < config_.online.round_overrides.size()) round_changes = config_.online.round_overrides[position];
+  Config result = load_config({(run_dir_ / kConfigFile).string()}, overrides, round_changes);
   result.generate.seed = config_.generate.seed + seed_offset(round);
   result.train.seed = config_.train.seed + seed_offset(round);
   return round_configs_.emplace(round, std::move(result)).first->second;
@@ -322,14 +280,16 @@ void OnlineRun::select_prompts(std::int64_t round, const Config& round_config) {
   const auto total = static_cast<std::int64_t>(train_prompts_.size());
   const std::int64_t slices = config_.online.rounds + (config_.online.offline_round0 ? 1 : 0);
   const std::int64_t slice = round - first_round_;
-  const std::string& selection = round_config.online.prompt_selection;
+  const PromptSelection selection = round_config.online.prompt_selection;
   std::int64_t per_round = round_config.online.prompts_per_round;
-  if (per_round == 0) per_round = selection == "all" ? total : total / slices;
+  if (per_round == 0) per_round = selection == PromptSelection::all ? total : total / slices;
   per_round = std::min(per_round, total);
   std::vector<std::int64_t> order(static_cast<std::size_t>(total));
   for (std::int64_t i = 0; i < total; ++i) order[static_cast<std::size_t>(i)] = i;
-  if (selection == "shuffle") order = epoch_permutation(total, static_cast<std::uint64_t>(config_.run.seed), 0);
-  const std::int64_t begin = selection == "all" ? 0 : slice * per_round;
+  if (selection == PromptSelection::shuffle) {
+    order = epoch_permutation(total, static_cast<std::uint64_t>(config_.run.seed), 0);
+  }
+  const std::int64_t begin = selection == PromptSelection::all ? 0 : slice * per_round;
   std::string text;
   for (std::int64_t k = begin; k < begin + per_round; ++k) {
     const TrainPrompt& prompt = train_prompts_[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
@@ -543,7 +503,7 @@ void OnlineRun::write_metrics() {
     if (!done("round-" + std::to_string(round) + "/train")) break;
     const Config& round_settings = round_config(round);
     nlohmann::json line = {{"round", round},
-                           {"loss", round_settings.train.loss},
+                           {"loss", enum_name(round_settings.train.loss)},
                            {"alpha", round_settings.train.alpha},
                            {"beta", round_settings.train.beta},
                            {"learning_rate", round_settings.train.learning_rate}};
@@ -677,8 +637,8 @@ OnlineTrainResult OnlineRun::run() {
 }  // namespace
 
 std::vector<std::string> result_deciding_differences(const Config& before, const Config& after) {
-  const auto old_values = deciding_values(before);
-  const auto new_values = deciding_values(after);
+  const auto old_values = result_deciding_values(before);
+  const auto new_values = result_deciding_values(after);
   std::vector<std::string> differences;
   std::set<std::string> keys;
   for (const auto& entry : old_values) keys.insert(entry.first);
@@ -695,7 +655,7 @@ std::vector<std::string> result_deciding_differences(const Config& before, const
 
 std::string config_fingerprint(const Config& config) {
   std::string text;
-  for (const auto& [key, value] : deciding_values(config)) text += key + "=" + value + "\n";
+  for (const auto& [key, value] : result_deciding_values(config)) text += key + "=" + value + "\n";
   return sha256_hex(text).substr(0, 16);
 }
 

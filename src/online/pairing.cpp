@@ -8,12 +8,6 @@
 
 namespace selm {
 
-PairingStrategy pairing_strategy_from_string(const std::string& name) {
-  if (name == "selm") return PairingStrategy::selm;
-  if (name == "best_worst") return PairingStrategy::best_worst;
-  throw InputError("key 'online.pairing': must be selm or best_worst, got '" + name + "'");
-}
-
 PairingDecision decide_pair(const Judgment& judgment) {
   PairingDecision decision;
   if (judgment.status == JudgmentStatus::abstained) {

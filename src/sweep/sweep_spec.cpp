@@ -25,7 +25,7 @@ class ConfigKeyCollector {
   ConfigKeyCollector(std::string prefix, std::set<std::string>& keys) : prefix_(std::move(prefix)), keys_(keys) {}
 
   template <class T>
-  void field(const char* name, T&, const char*) {
+  void field(const char* name, T&, const char*, FieldRole = {}) {
     keys_.insert(prefix_ + name);
   }
 

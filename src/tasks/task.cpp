@@ -44,7 +44,7 @@ constexpr const char* kSftEvalReport = "sft_eval.json";
 struct JsonFieldCollector {
   nlohmann::json& out;
   template <class Name, class Value, class Doc>
-  void field(const Name& name, Value& value, const Doc&) {
+  void field(const Name& name, Value& value, const Doc&, FieldRole = {}) {
     out[std::string(name)] = value;
   }
   template <class Name, class Section, class Doc>
@@ -175,7 +175,7 @@ SftOutcome train_task_model(const Config& config, const fs::path& directory, con
   const auto start = std::chrono::steady_clock::now();
   LanguageModel lm;
   lm.directory = directory / kModelDir;
-  lm.placement = parse_placement(config.model.device, "float32");
+  lm.placement = parse_placement(config.model.device, ComputeDtype::float32);
   lm.tokenizer = load_tokenizer(directory / kTokenizerDir);
   lm.formatter = std::make_unique<ChatFormatter>(*lm.tokenizer, ChatTemplate::from_name(kChatTemplate, *lm.tokenizer));
   const LlamaConfig architecture = task_architecture(task, *lm.tokenizer);
@@ -197,7 +197,7 @@ SftOutcome train_task_model(const Config& config, const fs::path& directory, con
   };
   TrainConfig sft;
   sft.learning_rate = task.sft_learning_rate;
-  sft.lr_schedule = "cosine";
+  sft.lr_schedule = LrScheduleType::cosine;
   sft.warmup_ratio = task.sft_warmup_ratio;
   sft.weight_decay = 0.0;
   sft.epochs = task.sft_epochs;

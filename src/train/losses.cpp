@@ -6,24 +6,6 @@
 
 namespace selm {
 
-PreferenceLossType parse_preference_loss_type(const std::string& name, const std::string& key) {
-  if (name == "selm") return PreferenceLossType::selm;
-  if (name == "dpo") return PreferenceLossType::dpo;
-  if (name == "ipo") return PreferenceLossType::ipo;
-  if (name == "hinge") return PreferenceLossType::hinge;
-  throw InputError("key '" + key + "': unknown loss '" + name + "' (known: selm, dpo, ipo, hinge)");
-}
-
-std::string to_string(PreferenceLossType type) {
-  switch (type) {
-    case PreferenceLossType::selm: return "selm";
-    case PreferenceLossType::dpo: return "dpo";
-    case PreferenceLossType::ipo: return "ipo";
-    case PreferenceLossType::hinge: return "hinge";
-  }
-  return "?";
-}
-
 PreferenceLossResult preference_loss(const PreferenceLogps& logps, const PreferenceLossOptions& options) {
   const double beta = options.beta;
   const torch::Tensor chosen_log_ratio = logps.policy_chosen - logps.reference_chosen;        // (B)

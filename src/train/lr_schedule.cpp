@@ -3,15 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "selm/util/error.hpp"
-
 namespace selm {
-
-LrScheduleType parse_lr_schedule_type(const std::string& name, const std::string& key) {
-  if (name == "cosine") return LrScheduleType::cosine;
-  if (name == "constant") return LrScheduleType::constant;
-  throw InputError("key '" + key + "': unknown schedule '" + name + "' (known: cosine, constant)");
-}
 
 double learning_rate_at(LrScheduleType type, double peak_learning_rate, std::int64_t step,
                         std::int64_t total_steps, std::int64_t warmup_steps) {

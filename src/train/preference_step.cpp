@@ -8,7 +8,7 @@ namespace selm {
 
 PreferenceLossOptions preference_loss_options(const TrainConfig& config) {
   PreferenceLossOptions options;
-  options.type = parse_preference_loss_type(config.loss, "train.loss");
+  options.type = config.loss;
   options.beta = config.beta;
   options.alpha = config.alpha;
   options.label_smoothing = config.label_smoothing;

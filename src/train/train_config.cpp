@@ -1,20 +1,13 @@
 #include "selm/train/train_config.hpp"
 
-#include "selm/train/losses.hpp"
-#include "selm/train/lr_schedule.hpp"
-
 namespace selm {
 
 void TrainConfig::validate(const FieldChecker& check) const {
-  check.require(loss == "selm" || loss == "dpo" || loss == "ipo" || loss == "hinge", "loss",
-                "unknown loss '" + loss + "' (known: selm, dpo, ipo, hinge)");
   check.require(beta > 0, "beta", "must be positive");
   check.require(alpha >= 0, "alpha", "must be non-negative");
   check.require(label_smoothing >= 0 && label_smoothing < 0.5, "label_smoothing", "must be in [0, 0.5)");
   check.require(nll_weight >= 0, "nll_weight", "must be non-negative");
   check.require(learning_rate >= 0, "learning_rate", "must be non-negative");
-  check.require(lr_schedule == "cosine" || lr_schedule == "constant", "lr_schedule",
-                "unknown schedule '" + lr_schedule + "' (known: cosine, constant)");
   check.require(warmup_ratio >= 0 && warmup_ratio <= 1, "warmup_ratio", "must be in [0, 1]");
   check.require(weight_decay >= 0, "weight_decay", "must be non-negative");
   check.require(adam_beta1 >= 0 && adam_beta1 < 1, "adam_beta1", "must be in [0, 1)");

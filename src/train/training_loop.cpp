@@ -380,7 +380,7 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
   check_loop_inputs(config, options, step);
   const std::int64_t num_examples = options.num_examples;
   const TrainingPlan plan = plan_training(num_examples, config);
-  const LrScheduleType schedule = parse_lr_schedule_type(config.lr_schedule);
+  const LrScheduleType schedule = config.lr_schedule;
   const std::int64_t warmup_steps = warmup_steps_for(config.warmup_ratio, plan.total_steps);
   const fs::path& output_dir = options.output_dir;
   const fs::path metrics_file = output_dir / kTrainMetricsFile;

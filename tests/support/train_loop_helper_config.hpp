@@ -17,7 +17,7 @@ inline constexpr int kHelperThreads = 2;
 inline TrainConfig helper_train_config() {
   TrainConfig config;
   config.learning_rate = 1e-2;
-  config.lr_schedule = "cosine";
+  config.lr_schedule = LrScheduleType::cosine;
   config.warmup_ratio = 0.1;
   config.weight_decay = 0.01;
   config.max_grad_norm = 1.0;

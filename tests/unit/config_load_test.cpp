@@ -27,7 +27,7 @@ void expect_input_error(Fn&& fn, const std::vector<std::string>& fragments) {
 TEST(ConfigLoad, DefaultsWithoutFiles) {
   Config config = load_config({}, {});
   EXPECT_EQ(config.generate.max_new_tokens, 128);
-  EXPECT_EQ(config.model.device, "cpu");
+  EXPECT_EQ(config.model.device.text(), "cpu");
   EXPECT_DOUBLE_EQ(config.architecture.rope_theta, 10000.0);
 }
 

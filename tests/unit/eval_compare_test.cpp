@@ -148,7 +148,7 @@ TEST_F(EvalCompare, OtherDifferencesSplitGroupsAndAreNamed) {
   EXPECT_TRUE(is_seed_or_naming_key("train.seed"));
   EXPECT_TRUE(is_seed_or_naming_key("run.name"));
   EXPECT_FALSE(is_seed_or_naming_key("train.alpha"));
-  EXPECT_EQ(method_label("dpo", 0.001), "dpo");
+  EXPECT_EQ(method_label(PreferenceLossType::dpo, 0.001), "dpo");
 }
 
 TEST_F(EvalCompare, HeadToHeadWithTheLexiconJudge) {

@@ -29,7 +29,7 @@ TEST(EvalReport, LoadsEveryFileOfTheRunDirectory) {
   const RunSummary run = load_run_summary(dir.path());
 
   EXPECT_EQ(run.name, "sample-run");
-  EXPECT_EQ(run.loss, "selm");
+  EXPECT_EQ(enum_name(run.loss), "selm");
   EXPECT_DOUBLE_EQ(run.alpha, 0.001);
   EXPECT_EQ(run.seed, 7);
   EXPECT_EQ(run.config_values.at("train.seed"), "107");

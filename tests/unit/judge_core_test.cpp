@@ -180,14 +180,14 @@ TEST(JudgeCore, CacheReusesJudgmentsAcrossRuns) {
 
 TEST(JudgeCore, FactoryRejectsUnknownTypesAndMissingSettings) {
   JudgeConfig config;
-  config.type = "reward_model";  // without judge.reward_model.path
+  config.type = JudgeType::reward_model;  // without judge.reward_model.path
   try {
     make_judge(config);
     FAIL();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("judge.reward_model.path"), std::string::npos) << e.what();
   }
-  config.type = "oracle";
+  config.type = static_cast<JudgeType>(-1);  // no such judge
   EXPECT_THROW(make_judge(config), InputError);
 }
 

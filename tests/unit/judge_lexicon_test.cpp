@@ -63,7 +63,7 @@ TEST(JudgeLexicon, RulesCanBeSwitchedOff) {
 
 TEST(JudgeLexicon, NegativeTargetFlipsTheScore) {
   LexiconJudgeConfig config;
-  config.target = "negative";
+  config.target = SentimentTarget::negative;
   const LexiconJudge judge(config);
   // terrible -2.1 -> -2.1 / sqrt(4.41 + 15) = -0.476658, flipped.
   EXPECT_DOUBLE_EQ(judge.score("terrible"), 0.476658);
@@ -92,7 +92,7 @@ TEST(JudgeLexicon, RanksBestFirstAndTiesShareARank) {
 
 TEST(JudgeLexicon, NegativeTargetReversesTheRanking) {
   LexiconJudgeConfig config;
-  config.target = "negative";
+  config.target = SentimentTarget::negative;
   LexiconJudge judge(config);
   const auto judgments = judge.rank({{"p", "prompt", {"good", "terrible", "meh"}}});
   EXPECT_EQ(judgments[0].order, (std::vector<std::int64_t>{1, 2, 0}));

@@ -281,7 +281,7 @@ TEST_F(RewardModelFixture, BadDirectoriesAreInputErrorsNamingTheKeyOrFile) {
   expect_error_naming(config, "model.safetensors");
   // Through the factory too.
   JudgeConfig judge_section;
-  judge_section.type = "reward_model";
+  judge_section.type = JudgeType::reward_model;
   judge_section.reward_model.path = (dir_->path() / "missing").string();
   EXPECT_THROW(make_judge(judge_section), InputError);
 }

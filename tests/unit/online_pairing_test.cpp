@@ -61,7 +61,7 @@ TEST(OnlinePairing, AllEqualAbstainedAndFailedGiveNoPair) {
   EXPECT_EQ(counts.dropped_ties, 1);
   EXPECT_EQ(counts.dropped_abstained, 1);
   EXPECT_EQ(counts.dropped_failed, 1);
-  EXPECT_THROW(pairing_strategy_from_string("random"), InputError);
+  EXPECT_THROW(parse_enum<PairingStrategy>("random", "online.pairing"), InputError);
 }
 
 TEST(OnlinePairing, BestWorstOverSamplesPicksExtremes) {

@@ -341,7 +341,7 @@ TEST(TasksFortunesPrepare, KeyFollowsTheDecidingSettingsOnly) {
   other_words.task.prompt_words = 3;
   EXPECT_NE(task_cache_key(other_words), key);
   Config other_target = config;
-  other_target.judge.lexicon.target = "negative";
+  other_target.judge.lexicon.target = SentimentTarget::negative;
   EXPECT_NE(task_cache_key(other_target), key);
   write_text(temp / "fortunes" / "gamma", "A new file changes the corpus and so the key.\n");
   EXPECT_NE(task_cache_key(config), key);

@@ -21,7 +21,7 @@ constexpr std::int64_t kExamples = 22;
 TrainConfig resume_config() {
   TrainConfig config;
   config.learning_rate = 2e-2;
-  config.lr_schedule = "cosine";
+  config.lr_schedule = LrScheduleType::cosine;
   config.warmup_ratio = 0.2;
   config.weight_decay = 0.05;
   config.max_grad_norm = 0.5;

@@ -21,7 +21,7 @@ namespace {
 TrainConfig toy_config() {
   TrainConfig config;
   config.learning_rate = 1e-2;
-  config.lr_schedule = "constant";
+  config.lr_schedule = LrScheduleType::constant;
   config.warmup_ratio = 0.0;
   config.weight_decay = 0.0;
   config.max_grad_norm = 0.0;
@@ -120,7 +120,7 @@ double stored_exp_avg_norm(const fs::path& optimizer_file) {
 TEST(TrainLoopTraining, ScheduleSetsTheOptimiserLearningRateEveryStep) {
   test::TempDir dir;
   TrainConfig config = toy_config();
-  config.lr_schedule = "cosine";
+  config.lr_schedule = LrScheduleType::cosine;
   config.warmup_ratio = 0.2;  // ceil(0.2 * 10) = 2 warmup steps
   config.batch_size = 2;
   const ToyRun run = run_toy(dir.path(), config, 20);  // 10 steps
@@ -138,7 +138,7 @@ TEST(TrainLoopTraining, ScheduleSetsTheOptimiserLearningRateEveryStep) {
     EXPECT_TRUE(torch::equal(run.parameters_after_step[0].at(name), value)) << name;
     EXPECT_FALSE(torch::equal(run.parameters_after_step[1].at(name), value)) << name;
   }
-  config.lr_schedule = "constant";
+  config.lr_schedule = LrScheduleType::constant;
   const ToyRun constant = run_toy(dir / "constant", config, 20);
   EXPECT_EQ(constant.records[1].learning_rate, peak / 2);
   for (std::size_t step = 2; step < 10; ++step) EXPECT_EQ(constant.records[step].learning_rate, peak);

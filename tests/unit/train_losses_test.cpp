@@ -131,9 +131,9 @@ TEST(PreferenceLoss, MetricsAreTheReferenceCodesOnes) {
 }
 
 TEST(PreferenceLoss, UnknownNamesAreInputErrors) {
-  EXPECT_EQ(parse_preference_loss_type("ipo"), PreferenceLossType::ipo);
-  EXPECT_THROW(parse_preference_loss_type("kto", "train.loss"), InputError);
-  EXPECT_THROW(parse_lr_schedule_type("linear"), InputError);
+  EXPECT_EQ(parse_enum<PreferenceLossType>("ipo", "loss"), PreferenceLossType::ipo);
+  EXPECT_THROW(parse_enum<PreferenceLossType>("kto", "train.loss"), InputError);
+  EXPECT_THROW(parse_enum<LrScheduleType>("linear", "lr_schedule"), InputError);
 }
 
 TEST(LrSchedule, CosineWithWarmupMatchesFormula) {

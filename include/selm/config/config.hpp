@@ -5,46 +5,59 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "selm/config/enum_names.hpp"
 #include "selm/config/field_checker.hpp"
 #include "selm/config/fields.hpp"
+#include "selm/config/key_override.hpp"
 #include "selm/eval/eval_config.hpp"
 #include "selm/generate/sampling_config.hpp"
 #include "selm/judge/judge_config.hpp"
 #include "selm/train/sft_config.hpp"
 #include "selm/train/train_config.hpp"
 #include "selm/model/llama_config.hpp"
+#include "selm/model/placement_spec.hpp"
 #include "selm/online/online_config.hpp"
 #include "selm/tasks/task_config.hpp"
 
 namespace selm {
 
+enum class LogLevel { debug, info, warn, error };
+
+template <>
+struct EnumNames<LogLevel> {
+  static constexpr EnumName<LogLevel> entries[] = {
+      {LogLevel::debug, "debug"}, {LogLevel::info, "info"}, {LogLevel::warn, "warn"}, {LogLevel::error, "error"}};
+};
+
 // Options of the process as a whole.
 struct RunConfig {
-  std::string name = "selm-run";    // run name: the run directory is output_dir/name
-  std::string output_dir = "runs";  // parent folder of run directories
-  std::int64_t seed = 42;           // global seed (initialisation, shuffling)
-  std::int64_t threads = 0;         // CPU threads for LibTorch; 0 = all cores
-  std::string log_level = "info";   // debug, info, warn or error
+  std::string name = "selm-run";        // run name: the run directory is output_dir/name
+  std::string output_dir = "runs";      // parent folder of run directories
+  std::int64_t seed = 42;               // global seed (initialisation, shuffling)
+  std::int64_t threads = 0;             // CPU threads for LibTorch; 0 = all cores
+  LogLevel log_level = LogLevel::info;  // logging threshold
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
-    v.field("name", name, "Run name; the run directory is output_dir/name");
-    v.field("output_dir", output_dir, "Folder that holds run directories");
-    v.field("seed", seed, "Global seed for initialisation and shuffling");
-    v.field("threads", threads, "CPU threads used by LibTorch; 0 uses all cores");
-    v.field("log_level", log_level, "Logging threshold: debug, info, warn or error");
+    v.field("name", name, "Run name; the run directory is output_dir/name", field_role::run_identity);
+    v.field("output_dir", output_dir, "Folder that holds run directories", field_role::run_identity);
+    v.field("seed", seed, "Global seed for initialisation and shuffling", field_role::run_identity);
+    v.field("threads", threads, "CPU threads used by LibTorch; 0 uses all cores", field_role::process);
+    v.field("log_level", log_level, "Logging threshold: debug, info, warn or error", field_role::process);
   }
   void validate(const FieldChecker& check) const;
 };
 
 // Which model to load and where to run it.
 struct ModelSettings {
-  std::string path;                // Hugging Face model directory
-  std::string device = "cpu";      // cpu, cuda, cuda:N
-  std::string dtype = "float32";   // float32, bfloat16 or float16 (half types need a GPU)
+  std::string path;                            // Hugging Face model directory
+  DeviceSpec device;                           // cpu, cuda, cuda:N
+  ComputeDtype dtype = ComputeDtype::float32;  // half types need a GPU
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -52,7 +65,6 @@ struct ModelSettings {
     v.field("device", device, "Device: cpu, cuda or cuda:N");
     v.field("dtype", dtype, "Compute dtype: float32, bfloat16 or float16");
   }
-  void validate(const FieldChecker& check) const;
 };
 
 // Tokenizer and chat formatting.
@@ -123,11 +135,25 @@ struct Config {
 Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
                    KeyOrigins* origins = nullptr);
 
+// The same with `later` applied after `overrides` (an online round's round_overrides); their
+// errors name the key and the place each override was written.
+Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
+                   const OverrideList& later, KeyOrigins* origins = nullptr);
+
 // The resolved config as YAML, each key commented with its documentation. Loading the dump
 // gives back the same config.
 std::string dump_config_yaml(Config config);
 
 // Markdown reference of every key: name, type, default and meaning.
 std::string config_reference_markdown();
+
+// Every key whose field changes results (FieldRole::changes_results), flattened to
+// "section.key" -> the value's YAML text in flow style: what a resumed run must keep. Round
+// overrides appear in their "key=value key=value" text per round.
+std::map<std::string, std::string> result_deciding_values(const Config& config);
+
+// The keys that name, place or seed one run of an experiment, or set up its process
+// (FieldRole::per_run): runs that differ only in them belong to one experiment.
+const std::set<std::string>& per_run_keys();
 
 }  // namespace selm

@@ -19,11 +19,11 @@ namespace selm {
 class Judge;
 
 // Keys that do not make two runs different experiments: the run's name and output folder,
-// process settings, and every seed (run.seed, train.seed, generate.seed).
+// process settings, and every seed (the fields the config declares per run: per_run_keys).
 bool is_seed_or_naming_key(const std::string& key);
 
 // "selm alpha=0.001", "selm alpha=0 (iterative DPO)", "dpo", "ipo", "hinge".
-std::string method_label(const std::string& loss, double alpha);
+std::string method_label(PreferenceLossType loss, double alpha);
 
 // True for runs that are iterative DPO: loss dpo, or loss selm with alpha = 0.
 bool is_dpo_baseline(const RunSummary& run);
@@ -37,7 +37,7 @@ struct GroupRound {
 
 struct RunGroup {
   std::string label;                // method_label, plus the differing keys when two groups share it
-  std::string loss;
+  PreferenceLossType loss = PreferenceLossType::selm;
   double alpha = 0.0;
   std::vector<std::size_t> runs;    // indices into the runs passed to group_runs, in input order
   std::vector<std::int64_t> seeds;  // run.seed of those runs

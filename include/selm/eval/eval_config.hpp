@@ -6,6 +6,7 @@
 #include <string>
 
 #include "selm/config/field_checker.hpp"
+#include "selm/config/fields.hpp"
 
 namespace selm {
 
@@ -25,7 +26,8 @@ struct EvalConfig {
     v.field("max_new_tokens", max_new_tokens, "Token limit of evaluated responses; 0 = generate.max_new_tokens");
     v.field("kl_samples", kl_samples,
             "Samples per prompt, at temperature 1, for the estimate of KL(policy || reference); 0 skips it");
-    v.field("num_examples", num_examples, "Sample generations stored in eval.json and shown in the report");
+    v.field("num_examples", num_examples, "Sample generations stored in eval.json and shown in the report",
+            field_role::speed);
   }
   void validate(const FieldChecker& check) const;
 };

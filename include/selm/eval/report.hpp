@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "selm/eval/statistics.hpp"
+#include "selm/train/loss_type.hpp"
 
 namespace selm {
 
@@ -63,7 +64,7 @@ struct RoundSummary {
 struct RunSummary {
   std::filesystem::path dir;
   std::string name;                    // run.name
-  std::string loss = "selm";           // train.loss
+  PreferenceLossType loss = PreferenceLossType::selm;  // train.loss
   double alpha = 0.0;                  // train.alpha
   double beta = 0.0;                   // train.beta
   std::int64_t seed = 0;               // run.seed

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "selm/config/field_checker.hpp"
+#include "selm/config/fields.hpp"
 
 namespace selm {
 
@@ -27,10 +28,11 @@ struct SamplingConfig {
     v.field("top_k", top_k, "Sample among the k most likely tokens; 0 disables top-k");
     v.field("top_p", top_p, "Nucleus sampling: smallest token set with this probability mass; 1 disables it");
     v.field("num_samples", num_samples, "Number of responses generated per prompt");
-    v.field("batch_size", batch_size, "Number of sequences decoded together");
+    v.field("batch_size", batch_size, "Number of sequences decoded together", field_role::speed);
     v.field("max_prompt_length", max_prompt_length, "Prompts longer than this many tokens are truncated from the left");
     v.field("stop", stop, "Stop strings: generation of a response ends when one appears");
-    v.field("seed", seed, "Sampling seed; each sample depends only on (seed, prompt index, sample index)");
+    v.field("seed", seed, "Sampling seed; each sample depends only on (seed, prompt index, sample index)",
+            field_role::run_identity);
   }
 
   void validate(const FieldChecker& check) const;

@@ -9,14 +9,37 @@
 #include <string>
 #include <vector>
 
+#include "selm/config/enum_names.hpp"
 #include "selm/config/field_checker.hpp"
+#include "selm/config/fields.hpp"
+#include "selm/model/placement_spec.hpp"
 
 namespace selm {
+
+enum class JudgeType { lexicon, http, command, reward_model };
+
+template <>
+struct EnumNames<JudgeType> {
+  static constexpr EnumName<JudgeType> entries[] = {{JudgeType::lexicon, "lexicon"},
+                                                     {JudgeType::http, "http"},
+                                                     {JudgeType::command, "command"},
+                                                     {JudgeType::reward_model, "reward_model"}};
+  static constexpr const char* noun = "judge type";
+};
+
+// Which sentiment the lexicon judge prefers.
+enum class SentimentTarget { positive, negative };
+
+template <>
+struct EnumNames<SentimentTarget> {
+  static constexpr EnumName<SentimentTarget> entries[] = {{SentimentTarget::positive, "positive"},
+                                                           {SentimentTarget::negative, "negative"}};
+};
 
 // The built-in sentiment judge (VADER lexicon).
 struct LexiconJudgeConfig {
   std::string lexicon_path;             // VADER-format lexicon; empty = third_party/vader/vader_lexicon.txt
-  std::string target = "positive";      // positive: happier responses win; negative: gloomier ones
+  SentimentTarget target = SentimentTarget::positive;  // positive: happier responses win; negative: gloomier ones
   bool negation = true;                 // a negator among the 3 previous tokens flips and damps a word
   bool intensifiers = true;             // "very", "slightly", ... just before a word scale it
 
@@ -27,7 +50,6 @@ struct LexiconJudgeConfig {
     v.field("negation", negation, "Flip and damp a word's valence when a negator (not, never, ...n't) is among the 3 previous tokens");
     v.field("intensifiers", intensifiers, "Scale a word's valence when the previous token is a booster (very) or dampener (slightly)");
   }
-  void validate(const FieldChecker& check) const;
 };
 
 // LLM-as-judge over an OpenAI-compatible /v1/chat/completions endpoint (vLLM, llama.cpp's
@@ -56,11 +78,15 @@ struct HttpJudgeConfig {
     v.field("api_key_env", api_key_env, "Name of the environment variable that holds the API key (never the key itself); empty sends no key");
     v.field("temperature", temperature, "Sampling temperature of the judge model");
     v.field("max_tokens", max_tokens, "Maximum tokens of the judge's reply");
-    v.field("timeout_seconds", timeout_seconds, "Connect, send and receive timeout of one request, in seconds");
-    v.field("max_concurrent", max_concurrent, "Maximum number of requests in flight at once");
-    v.field("max_retries", max_retries, "Retries of one request after a timeout, lost connection, 429 or 5xx");
-    v.field("backoff_initial_seconds", backoff_initial_seconds, "Delay before the first retry; doubles per retry, with jitter");
-    v.field("backoff_max_seconds", backoff_max_seconds, "Upper bound of the exponential backoff (a server's Retry-After is honoured as sent)");
+    v.field("timeout_seconds", timeout_seconds, "Connect, send and receive timeout of one request, in seconds",
+            field_role::speed);
+    v.field("max_concurrent", max_concurrent, "Maximum number of requests in flight at once", field_role::speed);
+    v.field("max_retries", max_retries, "Retries of one request after a timeout, lost connection, 429 or 5xx",
+            field_role::speed);
+    v.field("backoff_initial_seconds", backoff_initial_seconds, "Delay before the first retry; doubles per retry, with jitter",
+            field_role::speed);
+    v.field("backoff_max_seconds", backoff_max_seconds,
+            "Upper bound of the exponential backoff (a server's Retry-After is honoured as sent)", field_role::speed);
     v.field("system_prompt", system_prompt, "System message of each request; empty sends none");
     v.field("prompt_template", prompt_template, "User message asking which of two responses is better: must contain {prompt}, {response_a} and {response_b}; the reply must be A or B");
   }
@@ -76,8 +102,9 @@ struct CommandJudgeConfig {
   template <class Visitor>
   void visit_fields(Visitor& v) {
     v.field("argv", argv, "Program and arguments of the judge process, run without a shell");
-    v.field("timeout_seconds", timeout_seconds, "Seconds to wait for one reply before the process is killed");
-    v.field("max_restarts", max_restarts, "Restarts allowed after the process crashes or times out");
+    v.field("timeout_seconds", timeout_seconds, "Seconds to wait for one reply before the process is killed",
+            field_role::speed);
+    v.field("max_restarts", max_restarts, "Restarts allowed after the process crashes or times out", field_role::speed);
   }
   void validate(const FieldChecker& check) const;
 };
@@ -86,8 +113,8 @@ struct CommandJudgeConfig {
 // scoring each prompt + response; higher = better.
 struct RewardModelJudgeConfig {
   std::string path;                     // Hugging Face model directory (config.json, weights, tokenizer.model)
-  std::string device = "cpu";           // cpu, cuda or cuda:N
-  std::string dtype = "float32";        // float32, bfloat16 or float16 (half types need a GPU)
+  DeviceSpec device;                    // cpu, cuda or cuda:N
+  ComputeDtype dtype = ComputeDtype::float32;  // half types need a GPU
   std::int64_t batch_size = 16;         // candidates scored per forward pass
   std::int64_t max_length = 1024;       // prompt + response tokens; the prompt is cut from the left to fit
   std::string chat_template = "auto";   // how the prompt is rendered: auto, zephyr, llama2, chatml or plain
@@ -105,7 +132,7 @@ struct RewardModelJudgeConfig {
 };
 
 struct JudgeConfig {
-  std::string type = "lexicon";         // lexicon, http, command or reward_model
+  JudgeType type = JudgeType::lexicon;  // which judge ranks the candidates
   std::string cache_dir;                // folder of the judgment cache; empty = no cache
   std::int64_t batch_size = 32;         // prompts handed to the judge at once
   LexiconJudgeConfig lexicon;
@@ -116,8 +143,9 @@ struct JudgeConfig {
   template <class Visitor>
   void visit_fields(Visitor& v) {
     v.field("type", type, "Judge: lexicon, http, command or reward_model");
-    v.field("cache_dir", cache_dir, "Folder of the append-only judgment cache; empty disables caching");
-    v.field("batch_size", batch_size, "Prompts handed to the judge at once (the http judge runs their requests concurrently)");
+    v.field("cache_dir", cache_dir, "Folder of the append-only judgment cache; empty disables caching", field_role::speed);
+    v.field("batch_size", batch_size,
+            "Prompts handed to the judge at once (the http judge runs their requests concurrently)", field_role::speed);
     v.section("lexicon", lexicon, "Built-in sentiment judge over the VADER lexicon");
     v.section("http", http, "LLM-as-judge over an OpenAI-compatible chat completions API");
     v.section("command", command, "Judge subprocess speaking JSON lines");

@@ -3,23 +3,39 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
+#include "selm/config/enum_names.hpp"
 #include "selm/config/field_checker.hpp"
+#include "selm/config/fields.hpp"
+#include "selm/config/key_override.hpp"
+#include "selm/online/pairing.hpp"
 
 namespace selm {
 
+// Which training prompts a round uses.
+enum class PromptSelection {
+  slices,   // round t: the t-th contiguous equal slice
+  all,      // every prompt, every round
+  shuffle,  // slices of a seeded permutation
+};
+
+template <>
+struct EnumNames<PromptSelection> {
+  static constexpr EnumName<PromptSelection> entries[] = {
+      {PromptSelection::slices, "slices"}, {PromptSelection::all, "all"}, {PromptSelection::shuffle, "shuffle"}};
+};
+
 struct OnlineConfig {
-  std::int64_t rounds = 3;                     // SELM rounds after the optional offline round 0
-  std::string prompt_selection = "slices";     // slices, all or shuffle
-  std::int64_t prompts_per_round = 0;          // 0: N / rounds (slices, shuffle) or N (all)
-  std::string pairing = "selm";                // selm or best_worst
-  bool offline_round0 = false;                 // round 0 = offline DPO on the dataset's own pairs
+  std::int64_t rounds = 3;                                  // SELM rounds after the optional offline round 0
+  PromptSelection prompt_selection = PromptSelection::slices;
+  std::int64_t prompts_per_round = 0;                       // 0: N / rounds (slices, shuffle) or N (all)
+  PairingStrategy pairing = PairingStrategy::selm;
+  bool offline_round0 = false;                              // round 0 = offline DPO on the dataset's own pairs
   // Element t (0-based; round 0 is the offline round when enabled, otherwise element 0 is round
-  // 1): space-separated key.path=value overrides applied to that round, e.g.
-  // "train.learning_rate=1e-7". Rounds past the list's end use the base config.
-  std::vector<std::string> round_overrides;
+  // 1): the settings changed for that round, e.g. {train.learning_rate: 1.0e-7}. Rounds past the
+  // list's end use the base config.
+  std::vector<OverrideList> round_overrides;
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -33,8 +49,9 @@ struct OnlineConfig {
             "y_ref; best_worst: best and worst of generate.num_samples samples, sample 0 = y_ref");
     v.field("offline_round0", offline_round0, "Run a round 0 of offline preference training on the dataset's own pairs");
     v.field("round_overrides", round_overrides,
-            "Per-round settings: item t holds space-separated key.path=value overrides for round t (counting from 0 "
-            "when offline_round0 is on, else from 1), e.g. \"train.learning_rate=1e-7\"");
+            "Per-round settings: item t maps keys to values for round t (counting from 0 when offline_round0 is on, "
+            "else from 1), e.g. {train.learning_rate: 1.0e-7} or {train: {learning_rate: 1.0e-7, beta: 0.1}}; the "
+            "older string form \"train.learning_rate=1e-7 train.beta=0.1\" still reads");
   }
   void validate(const FieldChecker& check) const;
 };

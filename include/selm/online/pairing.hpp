@@ -14,14 +14,18 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "selm/config/enum_names.hpp"
 #include "selm/judge/judgment.hpp"
 
 namespace selm {
 
 enum class PairingStrategy { selm, best_worst };
 
-// "selm" or "best_worst"; InputError naming online.pairing otherwise.
-PairingStrategy pairing_strategy_from_string(const std::string& name);
+template <>
+struct EnumNames<PairingStrategy> {
+  static constexpr EnumName<PairingStrategy> entries[] = {{PairingStrategy::selm, "selm"},
+                                                           {PairingStrategy::best_worst, "best_worst"}};
+};
 
 // empty: the pair would hold an empty response (the model ended at once), which a preference
 // record cannot carry.

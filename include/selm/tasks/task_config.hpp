@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "selm/config/field_checker.hpp"
+#include "selm/config/fields.hpp"
 
 namespace selm {
 
@@ -62,7 +63,8 @@ struct TaskConfig {
     v.field("eval_fraction", eval_fraction, "Share of the fortunes held out for the SFT perplexity and the eval prompts");
     v.field("prompt_words", prompt_words, "Words of a fortune that make its prompt; the rest is the continuation");
     v.field("eval_prompts", eval_prompts, "Maximum number of held-out prompts written to eval_prompts.jsonl");
-    v.field("seed", seed, "Seed of the split, the rejected-continuation draw, the model initialisation and SFT shuffling");
+    v.field("seed", seed, "Seed of the split, the rejected-continuation draw, the model initialisation and SFT shuffling",
+            field_role::run_identity);
     v.field("vocab_size", vocab_size, "SentencePiece vocabulary size of the task's tokenizer (256 byte pieces and 3 specials included)");
     v.field("hidden_size", hidden_size, "Width of the task's tiny Llama");
     v.field("intermediate_size", intermediate_size, "SwiGLU inner width of the task's tiny Llama");

@@ -12,17 +12,11 @@
 //   + nll_weight * chosen_nll when nll_weight > 0, chosen_nll = -pi(y_w) / |y_w| (mean token NLL)
 #pragma once
 
-#include <string>
-
 #include <torch/types.h>
 
+#include "selm/train/loss_type.hpp"
+
 namespace selm {
-
-enum class PreferenceLossType { selm, dpo, ipo, hinge };
-
-// "selm", "dpo", "ipo" or "hinge"; anything else is an InputError naming `key`.
-PreferenceLossType parse_preference_loss_type(const std::string& name, const std::string& key = "loss");
-std::string to_string(PreferenceLossType type);
 
 struct PreferenceLossOptions {
   PreferenceLossType type = PreferenceLossType::selm;

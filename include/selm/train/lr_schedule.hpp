@@ -2,13 +2,19 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
+
+#include "selm/config/enum_names.hpp"
 
 namespace selm {
 
 enum class LrScheduleType { cosine, constant };
 
-LrScheduleType parse_lr_schedule_type(const std::string& name, const std::string& key = "lr_schedule");
+template <>
+struct EnumNames<LrScheduleType> {
+  static constexpr EnumName<LrScheduleType> entries[] = {{LrScheduleType::cosine, "cosine"},
+                                                          {LrScheduleType::constant, "constant"}};
+  static constexpr const char* noun = "schedule";
+};
 
 // Learning rate for the optimiser step `step` (0-based) of `total_steps`, with the conventions of
 // Hugging Face's schedulers so that the paper's recipes mean the same here:

@@ -3,21 +3,23 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 #include "selm/config/field_checker.hpp"
+#include "selm/config/fields.hpp"
+#include "selm/train/loss_type.hpp"
+#include "selm/train/lr_schedule.hpp"
 
 namespace selm {
 
 struct TrainConfig {
-  std::string loss = "selm";              // selm, dpo, ipo or hinge (preference training)
+  PreferenceLossType loss = PreferenceLossType::selm;  // preference training
   double beta = 0.01;                     // KL strength / implicit reward scale
   double alpha = 0.001;                   // SELM optimism coefficient; 0 = iterative DPO
   double label_smoothing = 0.0;           // conservative DPO
   double nll_weight = 0.0;                // weight of the chosen response's mean token NLL
   bool average_logps = false;             // average token log-probs instead of summing them
   double learning_rate = 5e-7;            // peak learning rate
-  std::string lr_schedule = "cosine";     // cosine or constant, after linear warmup
+  LrScheduleType lr_schedule = LrScheduleType::cosine;  // after linear warmup
   double warmup_ratio = 0.1;              // fraction of the optimiser steps spent warming up
   double weight_decay = 0.0;              // AdamW decoupled weight decay
   double adam_beta1 = 0.9;
@@ -55,9 +57,9 @@ struct TrainConfig {
     v.field("gradient_accumulation_steps", gradient_accumulation_steps, "Micro-batches per optimiser step");
     v.field("max_length", max_length, "Maximum prompt + response tokens; responses are truncated to fit");
     v.field("max_prompt_length", max_prompt_length, "Prompts are truncated from the left to this many tokens");
-    v.field("log_every", log_every, "Optimiser steps between metric records");
-    v.field("save_every", save_every, "Optimiser steps between checkpoints; 0 saves only at the end");
-    v.field("seed", seed, "Seed of the example shuffling");
+    v.field("log_every", log_every, "Optimiser steps between metric records", field_role::speed);
+    v.field("save_every", save_every, "Optimiser steps between checkpoints; 0 saves only at the end", field_role::speed);
+    v.field("seed", seed, "Seed of the example shuffling", field_role::run_identity);
     v.field("shuffle", shuffle, "Shuffle the examples (seeded) every epoch");
   }
 
