@@ -12,6 +12,7 @@
 #include "selm/online/model_slot.hpp"
 #include "selm/online/round_settings.hpp"
 #include "selm/online/round_stages.hpp"
+#include "selm/online/run_inputs.hpp"
 #include "selm/online/run_metrics.hpp"
 #include "selm/run/initial_model_record.hpp"
 #include "selm/run/run_paths.hpp"
@@ -46,14 +47,11 @@ class OnlineRun {
   void complete(const std::string& stage, double seconds);
   bool should_stop(const std::string& stage) const { return options_.stop_after_stage == stage; }
 
-  void validate_inputs();
-  void validate_prompt_counts(PromptSelection selection) const;
   void open_run_directory();
   void write_initial_model();
   const RoundSettings& round_settings(std::int64_t round);
-  std::int64_t slice_count() const { return config_.online.rounds + (config_.online.offline_round0 ? 1 : 0); }
   std::int64_t samples(std::int64_t round) {
-    return samples_per_prompt(pairing_, round_settings(round).config.generate.num_samples);
+    return samples_per_prompt(inputs_.pairing, round_settings(round).config.generate.num_samples);
   }
   std::string round_label(std::int64_t round) const { return "round " + std::to_string(round); }
   fs::path start_model(std::int64_t round) const;
@@ -85,10 +83,8 @@ class OnlineRun {
   ModelSlot slot_;
   RunPaths paths_;
   RunState state_;
-  PairingStrategy pairing_ = PairingStrategy::selm;
-  std::int64_t first_round_ = 1;
-  std::vector<TrainPrompt> dataset_;
-  std::vector<EvalPrompt> eval_prompts_;
+  // Everything the run reads is checked before the run directory is created or changed.
+  OnlineRunInputs inputs_;
   std::optional<std::vector<GenerationRecord>> baseline_;
   std::unique_ptr<Judge> judge_;
   std::map<std::int64_t, RoundSettings> round_settings_;
@@ -102,50 +98,6 @@ void OnlineRun::complete(const std::string& stage, double seconds) {
   char text[64];
   std::snprintf(text, sizeof(text), " done in %.1f s", seconds);
   log::info("stage " + stage + text);
-}
-
-// Everything the run reads is checked before the run directory is created or changed.
-void OnlineRun::validate_inputs() {
-  pairing_ = pairing_strategy_from_string(config_.online.pairing);
-  const PromptSelection selection = prompt_selection_from_string(config_.online.prompt_selection);
-  first_round_ = config_.online.offline_round0 ? 0 : 1;
-  if (config_.model.path.empty()) throw InputError("key 'model.path': required (the initial policy and reference)");
-  if (config_.data.train_file.empty()) throw InputError("key 'data.train_file': required (the training prompts)");
-  if (pairing_ == PairingStrategy::best_worst && config_.generate.num_samples < 2) {
-    throw InputError("key 'generate.num_samples': online.pairing best_worst needs at least 2 samples per prompt");
-  }
-  const bool needs_pairs = pairing_ == PairingStrategy::selm || config_.online.offline_round0;
-  dataset_ = read_train_prompts(config_.data.train_file, needs_pairs);
-  validate_prompt_counts(selection);
-  for (std::size_t k = 0; k < config_.online.round_overrides.size(); ++k) {
-    // Each round's overrides must make a valid config: checked now, not rounds later.
-    (void)load_config({}, split_overrides(config_.online.round_overrides[k]));
-  }
-  if (config_.eval.enabled) {
-    if (config_.data.eval_file.empty()) {
-      throw InputError("key 'data.eval_file': required when eval.enabled is true (held-out prompts)");
-    }
-    eval_prompts_ = read_eval_prompts(config_.data.eval_file, config_.eval.max_prompts);
-  }
-  if (!fs::is_directory(config_.model.path)) {
-    throw InputError("key 'model.path': '" + config_.model.path + "' is not a model directory");
-  }
-}
-
-void OnlineRun::validate_prompt_counts(PromptSelection selection) const {
-  if (selection == PromptSelection::all) return;
-  const std::string& train_file = config_.data.train_file;
-  const std::int64_t slices = slice_count();
-  const auto available = static_cast<std::int64_t>(dataset_.size());
-  const std::int64_t per_round = config_.online.prompts_per_round;
-  if (per_round * slices > available) {
-    throw InputError("key 'online.prompts_per_round': " + std::to_string(per_round) + " x " + std::to_string(slices) +
-                     " rounds needs more than the " + std::to_string(available) + " prompts of " + train_file);
-  }
-  if (per_round == 0 && available < slices) {
-    throw InputError(train_file + ": " + std::to_string(available) + " prompts cannot fill " + std::to_string(slices) +
-                     " rounds");
-  }
 }
 
 void OnlineRun::open_run_directory() {
@@ -192,12 +144,12 @@ void OnlineRun::write_initial_model() {
 const RoundSettings& OnlineRun::round_settings(std::int64_t round) {
   const auto cached = round_settings_.find(round);
   if (cached != round_settings_.end()) return cached->second;
-  return round_settings_.emplace(round, load_round_settings(config_, paths_.config(), round, first_round_))
+  return round_settings_.emplace(round, load_round_settings(config_, paths_.config(), round, inputs_.first_round))
       .first->second;
 }
 
 fs::path OnlineRun::start_model(std::int64_t round) const {
-  if (round == first_round_) return config_.model.path;
+  if (round == inputs_.first_round) return config_.model.path;
   return paths_.round(round - 1).model();
 }
 
@@ -212,19 +164,19 @@ Judge& OnlineRun::judge() {
 void OnlineRun::run_baseline() {
   const std::string stage = "baseline";
   if (done(stage) || !config_.eval.enabled) return;
-  log::info("baseline: the initial model's responses to " + std::to_string(eval_prompts_.size()) + " eval prompts");
+  log::info("baseline: the initial model's responses to " + std::to_string(inputs_.eval_prompts.size()) + " eval prompts");
   const auto start = std::chrono::steady_clock::now();
   // With sampled evaluation (eval.temperature > 0) each run.seed draws its own baseline responses,
   // so that a sweep's spread over seeds covers the initial model's score too.
   SamplingConfig sampling = eval_sampling(config_.generate, config_.eval);
   sampling.seed = config_.generate.seed + round_seed_offset(config_.run.seed, 0);
-  baseline_ = run_baseline_stage(slot_.get(config_.model.path), eval_prompts_, sampling, paths_);
+  baseline_ = run_baseline_stage(slot_.get(config_.model.path), inputs_.eval_prompts, sampling, paths_);
   complete(stage, seconds_since(start));
 }
 
 const std::vector<TrainPrompt>& OnlineRun::round_prompts(std::int64_t round) {
   if (!current_.prompts) {
-    current_.prompts = read_round_prompts(paths_.round(round).prompts(), dataset_, config_.data.train_file);
+    current_.prompts = read_round_prompts(paths_.round(round).prompts(), inputs_.dataset, config_.data.train_file);
   }
   return *current_.prompts;
 }
@@ -240,7 +192,7 @@ const JudgedCandidates& OnlineRun::judged_candidates(std::int64_t round) {
     const std::vector<TrainPrompt>& prompts = round_prompts(round);
     const std::vector<GenerationRecord>& generations = round_generations(round);
     JudgedCandidates judged;
-    judged.requests = candidate_requests(prompts, generations, pairing_, samples(round),
+    judged.requests = candidate_requests(prompts, generations, inputs_.pairing, samples(round),
                                          paths_.round(round).generations().string());
     judged.judgments = read_judgment_file(paths_.round(round).judgments(), judged.requests);
     current_.judged = std::move(judged);
@@ -264,9 +216,9 @@ void OnlineRun::select(std::int64_t round) {
   PromptSliceSpec spec;
   spec.selection = settings.prompt_selection;
   spec.per_round = settings.config.online.prompts_per_round;
-  spec.slices = slice_count();
+  spec.slices = inputs_.slices;
   spec.shuffle_seed = static_cast<std::uint64_t>(config_.run.seed);
-  current_.prompts = run_select_stage(dataset_, spec, round - first_round_, paths_.round(round));
+  current_.prompts = run_select_stage(inputs_.dataset, spec, round - inputs_.first_round, paths_.round(round));
 }
 
 void OnlineRun::generate(std::int64_t round) {
@@ -277,7 +229,7 @@ void OnlineRun::generate(std::int64_t round) {
 }
 
 void OnlineRun::judge_candidates(std::int64_t round) {
-  std::vector<JudgeRequest> requests = candidate_requests(round_prompts(round), round_generations(round), pairing_,
+  std::vector<JudgeRequest> requests = candidate_requests(round_prompts(round), round_generations(round), inputs_.pairing,
                                                           samples(round), paths_.round(round).generations().string());
   current_.judged = run_judge_stage(judge(), std::move(requests), config_.judge.batch_size, paths_.round(round),
                                     round_label(round) + " judge");
@@ -328,7 +280,7 @@ void OnlineRun::evaluate(std::int64_t round) {
   // The reference is a second model in memory for the KL step only; the policy stays loaded for
   // the next round.
   const auto load_reference = [&] { return load_language_model(start_model(round), config_.model, config_.tokenizer); };
-  run_eval_stage(policy, eval_prompts_, baseline, eval_judge, settings, load_reference,
+  run_eval_stage(policy, inputs_.eval_prompts, baseline, eval_judge, settings, load_reference,
                  EvalProvenance{round, paths.model(), start_model(round)}, paths);
 }
 
@@ -336,7 +288,7 @@ void OnlineRun::evaluate(std::int64_t round) {
 // can never hold a duplicate or a line for work that was lost.
 void OnlineRun::write_metrics() {
   std::string text;
-  for (std::int64_t round = first_round_; round <= config_.online.rounds; ++round) {
+  for (std::int64_t round = inputs_.first_round; round <= config_.online.rounds; ++round) {
     if (!done(round_dir_name(round) + "/train")) break;
     const MetricsLine line = round_metrics_line(round, round_settings(round).config, paths_.round(round), state_);
     text += metrics_line_to_json(line).dump() + "\n";
@@ -378,7 +330,7 @@ bool OnlineRun::run_round(std::int64_t round) {
 }
 
 OnlineTrainResult OnlineRun::run() {
-  validate_inputs();
+  inputs_ = read_online_run_inputs(config_);
   open_run_directory();
   OnlineTrainResult result;
   result.run_dir = paths_.dir;
@@ -396,7 +348,7 @@ OnlineTrainResult OnlineRun::run() {
 
   run_baseline();
   if (should_stop("baseline")) result.stopped_early = true;
-  for (std::int64_t round = first_round_; !result.stopped_early && round <= config_.online.rounds; ++round) {
+  for (std::int64_t round = inputs_.first_round; !result.stopped_early && round <= config_.online.rounds; ++round) {
     if (!run_round(round)) result.stopped_early = true;
   }
   if (!result.stopped_early) {
