@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "selm/eval/compare.hpp"
 #include "selm/judge/judge_factory.hpp"
+#include "selm/run/run_paths.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 
@@ -31,7 +32,7 @@ void run_compare(const CompareArgs& args) {
   if (args.head_to_head) {
     // The judge of -c, else the one the first run was trained with.
     const std::vector<std::string> judge_files =
-        args.judge_configs.empty() ? std::vector<std::string>{(runs.front().dir / "config.yaml").string()}
+        args.judge_configs.empty() ? std::vector<std::string>{RunPaths{runs.front().dir}.config().string()}
                                    : args.judge_configs;
     const Config config = load_config(judge_files, {});
     std::unique_ptr<Judge> judge = make_judge(config.judge);

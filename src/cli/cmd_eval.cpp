@@ -7,6 +7,8 @@
 #include "commands.hpp"
 #include "selm/eval/evaluation.hpp"
 #include "selm/judge/judge_factory.hpp"
+#include "selm/run/eval_record.hpp"
+#include "selm/run/run_paths.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -78,7 +80,7 @@ void run_eval(const EvalArgs& args) {
   std::vector<GenerationRecord> baseline;
   if (baseline_is_model) {
     LanguageModel baseline_model = load_language_model(args.baseline, config.model, config.tokenizer);
-    baseline = generate_eval_responses(baseline_model, prompts, sampling, out / "baseline_generations.jsonl", "baseline");
+    baseline = generate_eval_responses(baseline_model, prompts, sampling, out / run_files::kBaselineGenerations, "baseline");
   }
   LanguageModel policy = load_language_model(args.model, config.model, config.tokenizer);
   if (!baseline_is_model) baseline = read_baseline_responses(args.baseline, prompts.size(), policy);
@@ -92,14 +94,17 @@ void run_eval(const EvalArgs& args) {
   const EvalResult result = evaluate_policy(policy, prompts, baseline, *judge, settings, out, [&] {
     return load_language_model(args.reference, config.model, config.tokenizer);
   });
-  nlohmann::json value = eval_result_to_json(result);
-  value["model"] = args.model;
-  value["baseline"] = args.baseline;
-  value["reference"] = args.reference.empty() ? nlohmann::json(nullptr) : nlohmann::json(args.reference);
-  value["judge"] = {{"id", judge->id()}, {"config_hash", judge->config_hash()}};
-  write_file_atomic(out / "eval.json", value.dump(2) + "\n");
+  EvalRecord record;
+  record.result = eval_result_to_json(result);
+  record.model = args.model;
+  record.baseline = args.baseline;
+  if (!args.reference.empty()) record.reference = args.reference;
+  record.judge_id = judge->id();
+  record.judge_config_hash = judge->config_hash();
+  const fs::path eval_file = out / run_files::kEval;
+  write_eval_record(eval_file, record);
   std::cout << "eval: " << describe_eval_result(result) << "\n";
-  std::cout << "eval: wrote " << (out / "eval.json").string() << "\n";
+  std::cout << "eval: wrote " << eval_file.string() << "\n";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "selm/eval/report.hpp"
+#include "selm/run/run_paths.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 
@@ -19,7 +20,7 @@ struct ReportArgs {
 
 void run_report(const ReportArgs& args) {
   const RunSummary run = load_run_summary(args.run_dir);
-  const fs::path output = args.output.empty() ? fs::path(args.run_dir) / "report.html" : fs::path(args.output);
+  const fs::path output = args.output.empty() ? RunPaths{args.run_dir}.report() : fs::path(args.output);
   write_file_atomic(output, render_report_html(run));
   std::cout << "run " << run.name << " (" << enum_name(run.loss) << ", alpha " << run.alpha << ", seed " << run.seed
             << ")\n"

@@ -4,6 +4,8 @@
 #include "commands.hpp"
 #include "selm/eval/report.hpp"
 #include "selm/online/online_trainer.hpp"
+#include "selm/run/run_paths.hpp"
+#include "selm/tasks/task.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 
@@ -14,7 +16,7 @@ namespace {
 // report.html in the run directory; returns the summary table for the terminal.
 std::string write_run_report(const fs::path& run_dir) {
   const RunSummary run = load_run_summary(run_dir);
-  write_file_atomic(run_dir / "report.html", render_report_html(run));
+  write_file_atomic(RunPaths{run_dir}.report(), render_report_html(run));
   return render_summary_table(run);
 }
 
@@ -26,12 +28,20 @@ struct TrainArgs {
 };
 
 void run_train(const TrainArgs& args) {
-  const Config config = resolve_config(args.config);
+  Config config = resolve_config(args.config);
   OnlineTrainOptions options;
   options.force = args.force;
   options.use_judge_cache = !args.no_cache;
   options.stop_after_stage = args.stop_after_stage;
   options.write_report = write_run_report;
+  if (!config.task.name.empty()) {
+    // A built-in task prepares (or reuses from its cache) the data and the initial model, and
+    // fills the keys the config leaves empty.
+    const TaskAssets assets = prepare_task(config);
+    config = apply_task(config, assets);
+    options.initial_model =
+        InitialModelOrigin{"task:" + assets.task, assets.sft_perplexity, assets.initial_perplexity, assets.sft_eval_report};
+  }
   const OnlineTrainResult result = run_online_training(config, options);
   if (result.already_finished) {
     std::cout << render_summary_table(load_run_summary(result.run_dir));
@@ -40,7 +50,7 @@ void run_train(const TrainArgs& args) {
     std::cout << "train: stopped after stage " << args.stop_after_stage << "; rerun the same command to continue\n";
   } else {
     std::cout << "train: finished " << result.run_dir.string() << "; report: "
-              << (result.run_dir / "report.html").string() << "\n";
+              << RunPaths{result.run_dir}.report().string() << "\n";
   }
 }
 

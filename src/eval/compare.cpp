@@ -9,6 +9,7 @@
 #include "selm/config/config.hpp"
 #include "selm/eval/svg_chart.hpp"
 #include "selm/judge/judge.hpp"
+#include "selm/run/run_paths.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -72,7 +73,7 @@ std::map<std::int64_t, EvalResponse> read_eval_generations(const fs::path& file)
 }
 
 fs::path eval_generations_file(const RunSummary& run, std::int64_t round) {
-  return run.dir / ("round-" + std::to_string(round)) / "eval_generations.jsonl";
+  return RunPaths{run.dir}.round(round).eval_generations();
 }
 
 // The last round whose eval generations exist in both runs; InputError naming the missing file

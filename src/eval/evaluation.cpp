@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "selm/judge/judge_file.hpp"
+#include "selm/run/run_paths.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
@@ -246,7 +247,7 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
   }
   std::filesystem::create_directories(out_dir);
   const std::vector<GenerationRecord> responses =
-      generate_eval_responses(policy, prompts, settings.sampling, out_dir / "eval_generations.jsonl", settings.label);
+      generate_eval_responses(policy, prompts, settings.sampling, out_dir / run_files::kEvalGenerations, settings.label);
 
   std::vector<double> kl_values;
   if (settings.kl_samples > 0) {
@@ -259,7 +260,7 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
     sampling.stop.clear();
     sampling.num_samples = settings.kl_samples;
     const std::vector<GenerationRecord> samples =
-        generate_prompts_to_file(policy, prompts, sampling, out_dir / "eval_samples.jsonl", settings.label + " KL samples");
+        generate_prompts_to_file(policy, prompts, sampling, out_dir / run_files::kEvalSamples, settings.label + " KL samples");
     std::vector<std::vector<std::int64_t>> sample_prompts, sample_ids;
     std::vector<double> policy_logprobs;
     LanguageModel reference = load_reference();
@@ -290,7 +291,7 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
     }
     requests.push_back(std::move(request));
   }
-  const std::vector<Judgment> judgments = judge_to_file(judge, requests, out_dir / "eval_judgments.jsonl",
+  const std::vector<Judgment> judgments = judge_to_file(judge, requests, out_dir / run_files::kEvalJudgments,
                                                         settings.judge_batch_size, settings.label + " judge");
   return summarize_evaluation(judgments, policy_lengths, baseline_lengths, kl_values, std::move(examples));
 }

@@ -3,13 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <regex>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "selm/config/config.hpp"
 #include "selm/eval/svg_chart.hpp"
+#include "selm/run/initial_model_record.hpp"
+#include "selm/run/json_fields.hpp"
+#include "selm/run/pairing_counts.hpp"
+#include "selm/run/run_paths.hpp"
+#include "selm/run/run_state.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 
@@ -19,46 +23,8 @@ namespace {
 
 using json = nlohmann::json;
 
-// A whole JSON file; invalid JSON is an InputError naming FILE:LINE of the error.
-template <class Json>
-Json parse_json_file(const fs::path& file) {
-  const std::string text = read_file(file);
-  try {
-    return Json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    const std::size_t end = std::min(text.size(), error.byte > 0 ? error.byte - 1 : 0);
-    const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + end, '\n'));
-    throw_input_error(file.string(), line, "invalid JSON");
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Typed access to JSON fields, with errors that name the file, line and key.
-
-[[noreturn]] void bad_key(const std::string& where, const std::string& key, const std::string& message) {
-  throw InputError(where + "key '" + key + "': " + message);
-}
-
-std::optional<double> optional_number(const json& record, const std::string& key, const std::string& where) {
-  const auto it = record.find(key);
-  if (it == record.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number()) bad_key(where, key, "expected a number or null, got " + it->dump());
-  return it->get<double>();
-}
-
-std::int64_t count_or_zero(const json& record, const std::string& key, const std::string& where) {
-  const auto it = record.find(key);
-  if (it == record.end() || it->is_null()) return 0;
-  if (!it->is_number_integer() && !it->is_number_unsigned()) bad_key(where, key, "expected an integer, got " + it->dump());
-  return it->get<std::int64_t>();
-}
-
-std::string optional_string(const json& record, const std::string& key, const std::string& where) {
-  const auto it = record.find(key);
-  if (it == record.end() || it->is_null()) return "";
-  if (!it->is_string()) bad_key(where, key, "expected a string, got " + it->dump());
-  return it->get<std::string>();
-}
+// Typed access to JSON fields (run/json_fields.hpp), with errors that name the file, line and key.
 
 std::optional<Interval> optional_interval(const json& record, const std::string& key, const std::string& where) {
   const auto it = record.find(key);
@@ -67,20 +33,6 @@ std::optional<Interval> optional_interval(const json& record, const std::string&
     bad_key(where, key, "expected [low, high], got " + it->dump());
   }
   return Interval{(*it)[0].get<double>(), (*it)[1].get<double>()};
-}
-
-// Numbers of a per-prompt array; null entries (unscored prompts) are left out.
-std::vector<double> number_array(const json& record, const std::string& key, const std::string& where) {
-  std::vector<double> values;
-  const auto it = record.find(key);
-  if (it == record.end() || it->is_null()) return values;
-  if (!it->is_array()) bad_key(where, key, "expected an array, got " + it->dump());
-  for (const json& value : *it) {
-    if (value.is_null()) continue;
-    if (!value.is_number()) bad_key(where, key, "expected numbers or null, got " + value.dump());
-    values.push_back(value.get<double>());
-  }
-  return values;
 }
 
 // "mean_score" with "mean_score_ci"; from the per-prompt `scores_key` array when the scalar is
@@ -172,36 +124,17 @@ void read_config(const fs::path& file, RunSummary& run) {
 
 void read_state(const fs::path& file, RunSummary& run) {
   if (!fs::exists(file)) return;
-  const std::string where = location_prefix(file.string());
-  const nlohmann::ordered_json state = parse_json_file<nlohmann::ordered_json>(file);
-  if (!state.is_object()) throw InputError(where + "expected a JSON object");
-  if (const auto completed = state.find("completed"); completed != state.end()) {
-    if (!completed->is_array()) bad_key(where, "completed", "expected an array of stage names");
-    for (const auto& stage : *completed) {
-      if (!stage.is_string()) bad_key(where, "completed", "expected stage names, got " + stage.dump());
-      run.completed_stages.push_back(stage.get<std::string>());
-    }
-  }
-  if (const auto seconds = state.find("stage_seconds"); seconds != state.end()) {
-    if (!seconds->is_object()) bad_key(where, "stage_seconds", "expected an object stage -> seconds");
-    for (const auto& [stage, value] : seconds->items()) {
-      if (!value.is_number()) bad_key(where, "stage_seconds." + stage, "expected a number, got " + value.dump());
-      run.stage_seconds.emplace_back(stage, value.get<double>());
-    }
-  }
-  if (const auto finished = state.find("finished"); finished != state.end()) {
-    if (!finished->is_boolean()) bad_key(where, "finished", "expected true or false");
-    run.finished = finished->get<bool>();
-  }
+  const RunState state = read_run_state(file);
+  run.completed_stages = state.completed;
+  run.stage_seconds = state.stage_seconds;
+  run.finished = state.finished;
 }
 
 void read_initial_model(const fs::path& file, RunSummary& run) {
   if (!fs::exists(file)) return;
-  const std::string where = location_prefix(file.string());
-  const json record = parse_json_file<json>(file);
-  if (!record.is_object()) throw InputError(where + "expected a JSON object");
-  run.initial_model_path = optional_string(record, "path", where);
-  run.initial_perplexity = optional_number(record, "perplexity", where);
+  const InitialModelRecord record = read_initial_model_record(file);
+  run.initial_model_path = record.path;
+  run.initial_perplexity = record.perplexity;
 }
 
 std::vector<TrainStepMetrics> read_train_metrics(const fs::path& file, bool in_progress) {
@@ -220,27 +153,23 @@ std::vector<TrainStepMetrics> read_train_metrics(const fs::path& file, bool in_p
   return steps;
 }
 
-void read_round_dir(const fs::path& dir, RoundSummary& round, std::string& judge_id) {
-  const fs::path eval_file = dir / "eval.json";
+void read_round_dir(const RoundPaths& paths, RoundSummary& round, std::string& judge_id) {
+  const fs::path eval_file = paths.eval();
   if (fs::exists(eval_file)) {
-    const json record = parse_json_file<json>(eval_file);
+    const json record = read_json_file(eval_file);
     const std::string where = location_prefix(eval_file.string());
     read_eval_fields(record, where, round);
     if (const auto judge = record.find("judge"); judge != record.end() && judge->is_object() && judge_id.empty()) {
       judge_id = optional_string(*judge, "id", where);
     }
   }
-  if (fs::exists(dir / "train_metrics.jsonl")) {
-    round.train_steps = read_train_metrics(dir / "train_metrics.jsonl", false);
-  } else if (fs::exists(dir / "train" / "train_metrics.jsonl")) {  // training in progress
-    round.train_steps = read_train_metrics(dir / "train" / "train_metrics.jsonl", true);
+  const fs::path in_progress = paths.dir / run_files::kTrainInProgressDir / run_files::kTrainMetrics;
+  if (fs::exists(paths.train_metrics())) {
+    round.train_steps = read_train_metrics(paths.train_metrics(), false);
+  } else if (fs::exists(in_progress)) {  // training in progress
+    round.train_steps = read_train_metrics(in_progress, true);
   }
-  if (!round.pairs && fs::exists(dir / "pairing.json")) {
-    const json pairing = parse_json_file<json>(dir / "pairing.json");
-    const std::string where = location_prefix((dir / "pairing.json").string());
-    if (!pairing.is_object()) throw InputError(where + "expected a JSON object");
-    if (pairing.contains("pairs")) round.pairs = count_or_zero(pairing, "pairs", where);
-  }
+  if (!round.pairs && fs::exists(paths.pairing())) round.pairs = read_pairing_counts(paths.pairing()).pairs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,12 +358,13 @@ RunSummary load_run_summary(const fs::path& run_dir) {
   if (!fs::is_directory(run_dir)) throw InputError(location_prefix(run_dir.string()) + "not a directory");
   RunSummary run;
   run.dir = run_dir;
-  read_config(run_dir / "config.yaml", run);
-  read_state(run_dir / "state.json", run);
-  read_initial_model(run_dir / "initial_model.json", run);
+  const RunPaths paths{run_dir};
+  read_config(paths.config(), run);
+  read_state(paths.state(), run);
+  read_initial_model(paths.initial_model(), run);
 
   // metrics.jsonl first: eval.json, when present, then replaces the evaluation fields.
-  const fs::path metrics_file = run_dir / "metrics.jsonl";
+  const fs::path metrics_file = paths.metrics();
   if (fs::exists(metrics_file)) {
     for (const auto& [line, record] : read_jsonl(metrics_file)) {
       const std::string where = location_prefix(metrics_file.string(), line);
@@ -442,12 +372,10 @@ RunSummary load_run_summary(const fs::path& run_dir) {
       read_eval_fields(record, where, round_entry(run.rounds, count_or_zero(record, "round", where)));
     }
   }
-  static const std::regex round_name("round-([0-9]+)");
   for (const auto& entry : fs::directory_iterator(run_dir)) {
-    std::smatch match;
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_directory() || !std::regex_match(name, match, round_name)) continue;
-    read_round_dir(entry.path(), round_entry(run.rounds, std::stoll(match[1].str())), run.judge_id);
+    const std::optional<std::int64_t> number = round_of_dir_name(entry.path().filename().string());
+    if (!entry.is_directory() || !number) continue;
+    read_round_dir(RoundPaths{entry.path()}, round_entry(run.rounds, *number), run.judge_id);
   }
   std::sort(run.rounds.begin(), run.rounds.end(),
             [](const RoundSummary& a, const RoundSummary& b) { return a.round < b.round; });

@@ -16,20 +16,41 @@ std::string judge_status_text(const JudgeStats& stats) {
          std::to_string(stats.failed);
 }
 
+namespace {
+
+// The judgments of a judgment file by request id (a record cut off by a crash is ignored).
+std::map<std::string, Judgment> judgments_by_id(const std::filesystem::path& path) {
+  std::map<std::string, Judgment> done;
+  for (const auto& [line, record] : read_jsonl(path, /*tolerate_partial_tail=*/true)) {
+    try {
+      Judgment judgment = judgment_from_json(record);
+      done[judgment.id] = std::move(judgment);
+    } catch (const InputError& error) {
+      throw_input_error(path.string(), line, error.what());
+    }
+  }
+  return done;
+}
+
+}  // namespace
+
+std::vector<Judgment> read_judgment_file(const std::filesystem::path& path, const std::vector<JudgeRequest>& requests) {
+  std::map<std::string, Judgment> done = judgments_by_id(path);
+  std::vector<Judgment> ordered;
+  ordered.reserve(requests.size());
+  for (const auto& request : requests) {
+    const auto found = done.find(request.id);
+    if (found == done.end()) throw InputError(path.string() + ": no judgment for request " + request.id);
+    ordered.push_back(found->second);
+  }
+  return ordered;
+}
+
 std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest>& requests,
                                     const std::filesystem::path& out, std::int64_t batch_size,
                                     const std::string& label) {
   std::map<std::string, Judgment> done;
-  if (std::filesystem::exists(out)) {
-    for (const auto& [line, record] : read_jsonl(out, /*tolerate_partial_tail=*/true)) {
-      try {
-        Judgment judgment = judgment_from_json(record);
-        done[judgment.id] = std::move(judgment);
-      } catch (const InputError& error) {
-        throw_input_error(out.string(), line, error.what());
-      }
-    }
-  }
+  if (std::filesystem::exists(out)) done = judgments_by_id(out);
   std::vector<JudgeRequest> pending;
   for (const auto& request : requests) {
     if (done.count(request.id) == 0) pending.push_back(request);

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "selm/run/run_paths.hpp"
 #include "support/test_support.hpp"
 
 namespace selm::test {
@@ -22,7 +23,7 @@ inline void write_jsonl(const fs::path& path, const std::vector<nlohmann::json>&
 // config.yaml of a run; `extra` is appended as more YAML (e.g. "  beta: 0.1\n" under train).
 inline void write_run_config(const fs::path& run_dir, const std::string& name, const std::string& loss, double alpha,
                              int seed, const std::string& extra_train_yaml = "") {
-  write_text(run_dir / "config.yaml", "run:\n  name: " + name + "\n  seed: " + std::to_string(seed) +
+  write_text(RunPaths{run_dir}.config(), "run:\n  name: " + name + "\n  seed: " + std::to_string(seed) +
                                           "\ntrain:\n  loss: " + loss + "\n  alpha: " + nlohmann::json(alpha).dump() +
                                           "\n  seed: " + std::to_string(seed + 100) + "\n" + extra_train_yaml);
 }
@@ -35,13 +36,14 @@ inline void write_run_config(const fs::path& run_dir, const std::string& name, c
 //   round 3: train/train_metrics.jsonl with 2 steps and a cut-off line; pairing.json pairs 7.
 inline void write_sample_run(const fs::path& dir) {
   using nlohmann::json;
+  const RunPaths run{dir};
   write_run_config(dir, "sample-run", "selm", 0.001, 7);
-  write_text(dir / "state.json",
+  write_text(run.state(),
              "{\"version\": 1, \"config_fingerprint\": \"abc\", \"completed\": [\"baseline\", \"round-1/generate\", "
              "\"round-1/train\", \"round-1/eval\", \"round-2/generate\"],\n \"stage_seconds\": {\"baseline\": 3.5, "
              "\"round-1/generate\": 12.0, \"round-1/train\": 30.0, \"round-1/eval\": 5.0, \"round-2/generate\": 11.0},"
              " \"finished\": false}\n");
-  write_json(dir / "initial_model.json",
+  write_json(run.initial_model(),
              {{"path", "models/init"}, {"perplexity", 12.345}, {"perplexity_file", "eval.jsonl"}, {"source", "config"}});
 
   const json round1 = {{"round", 1},
@@ -83,8 +85,8 @@ inline void write_sample_run(const fs::path& dir) {
                  {"kl", 0.9},
                  {"kl_ci", {0.7, 1.1}},
                  {"examples", {{{"prompt", "p2"}, {"response", "round two answer"}, {"baseline", "b2"}}}}};
-  write_json(dir / "round-1" / "eval.json", round1);
-  write_json(dir / "round-2" / "eval.json", round2);
+  write_json(run.eval_file(1), round1);
+  write_json(run.eval_file(2), round2);
 
   json metrics1 = round1;
   metrics1.erase("scores");
@@ -97,7 +99,7 @@ inline void write_sample_run(const fs::path& dir) {
   metrics2.erase("baseline_scores");
   metrics2.erase("examples");
   metrics2["pairs"] = 9;
-  write_jsonl(dir / "metrics.jsonl", {metrics1, metrics2});
+  write_jsonl(run.metrics(), {metrics1, metrics2});
 
   for (int round = 1; round <= 2; ++round) {
     std::vector<json> steps;
@@ -109,13 +111,13 @@ inline void write_sample_run(const fs::path& dir) {
                        {"rewards/accuracies", 0.4 + 0.1 * step},
                        {"rewards/margins", 0.02 * step * round}});
     }
-    write_jsonl(dir / ("round-" + std::to_string(round)) / "train_metrics.jsonl", steps);
+    write_jsonl(run.round(round).train_metrics(), steps);
   }
-  write_text(dir / "round-3" / "train" / "train_metrics.jsonl",
+  write_text(run.round_dir(3) / run_files::kTrainInProgressDir / run_files::kTrainMetrics,
              "{\"step\": 1, \"loss\": 0.45, \"rewards/accuracies\": 0.6, \"rewards/margins\": 0.1}\n"
              "{\"step\": 2, \"loss\": 0.4, \"rewards/accuracies\": 0.7, \"rewards/margins\": 0.12}\n"
              "{\"step\": 3, \"lo");
-  write_json(dir / "round-3" / "pairing.json",
+  write_json(run.round(3).pairing(),
              {{"prompts", 8}, {"pairs", 7}, {"dropped_ties", 1}, {"dropped_abstained", 0}, {"dropped_failed", 0}});
 }
 

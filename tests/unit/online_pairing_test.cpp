@@ -1,11 +1,18 @@
-// Pairing decisions from judgments (hand-made ranks), run-state round trips, config fingerprints,
+// Pairing decisions from judgments (hand-made ranks), the pure pairing of a round (ties, empty
+// responses, abstentions, y_ref), prompt selection, run-state round trips, config fingerprints,
 // and the paper recipes passing `selm config` validation.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 #include "selm/config/config.hpp"
 #include "selm/online/online_trainer.hpp"
 #include "selm/online/pairing.hpp"
-#include "selm/online/run_state.hpp"
+#include "selm/online/train_prompts.hpp"
+#include "selm/run/run_state.hpp"
 #include "selm/util/error.hpp"
 #include "support/test_support.hpp"
 
@@ -69,6 +76,143 @@ TEST(OnlinePairing, BestWorstOverSamplesPicksExtremes) {
   const PairingDecision decision = decide_pair(ranked({2, 1, 1, 4}));
   EXPECT_EQ(decision.chosen, 1);
   EXPECT_EQ(decision.rejected, 3);
+}
+
+// Three dataset prompts with their own pairs.
+std::vector<TrainPrompt> three_prompts() {
+  std::vector<TrainPrompt> prompts;
+  for (int i = 0; i < 3; ++i) {
+    TrainPrompt prompt;
+    prompt.dataset_index = 10 + i;
+    prompt.line = static_cast<std::size_t>(11 + i);
+    prompt.messages = {{"user", "question " + std::to_string(i)}};
+    prompt.record = {{"prompt", "question " + std::to_string(i)}};
+    prompt.chosen = "good " + std::to_string(i);
+    prompt.rejected = "bad " + std::to_string(i);
+    prompts.push_back(prompt);
+  }
+  return prompts;
+}
+
+GenerationRecord generated(std::int64_t prompt, std::int64_t sample, const std::string& text, double logprob) {
+  GenerationRecord record;
+  record.prompt_index = prompt;
+  record.sample_index = sample;
+  record.response = text;
+  record.token_ids = text.empty() ? std::vector<std::int64_t>{} : std::vector<std::int64_t>{prompt + 5, sample + 7};
+  record.logprob = logprob;
+  return record;
+}
+
+TEST(OnlinePairing, SelmRequestsRankTheNewResponseWithTheDatasetPair) {
+  const std::vector<TrainPrompt> prompts = three_prompts();
+  const std::vector<GenerationRecord> generations = {generated(0, 0, "new 0", -1.0), generated(1, 0, "new 1", -2.0),
+                                                     generated(2, 0, "new 2", -3.0)};
+  const auto requests = candidate_requests(prompts, generations, PairingStrategy::selm, 1, "gen.jsonl");
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[1].id, "1");
+  EXPECT_EQ(requests[1].prompt, "question 1");
+  EXPECT_EQ(requests[1].candidates, (std::vector<std::string>{"new 1", "good 1", "bad 1"}));
+  try {
+    candidate_requests(prompts, {generations[0]}, PairingStrategy::selm, 1, "gen.jsonl");
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& error) {
+    EXPECT_EQ(std::string(error.what()), "gen.jsonl: expected 3 records, found 1");
+  }
+}
+
+TEST(OnlinePairing, SelmRoundDropsTiesEmptyResponsesAndAbstentions) {
+  std::vector<TrainPrompt> prompts = three_prompts();
+  prompts.push_back(prompts[0]);
+  prompts[3].dataset_index = 13;
+  prompts[3].rejected = "same";
+  const std::vector<GenerationRecord> generations = {generated(0, 0, "new 0", -1.5), generated(1, 0, "", 0.0),
+                                                     generated(2, 0, "new 2", -3.0), generated(3, 0, "same", -4.0)};
+  const auto requests = candidate_requests(prompts, generations, PairingStrategy::selm, 1, "gen.jsonl");
+  // 0: the new response wins over the dataset's rejected; 1: y_ref is empty; 2: abstained;
+  // 3: the new response and the dataset's rejected are the same text at the two ends.
+  const std::vector<Judgment> judgments = {ranked({1, 2, 3}), ranked({1, 2, 3}), abstained_judgment("order"),
+                                           ranked({1, 2, 3})};
+  const PairedRound round = pair_judged_candidates(prompts, generations, requests, judgments, 1);
+  EXPECT_EQ(round.counts.prompts, 4);
+  EXPECT_EQ(round.counts.pairs, 1);
+  EXPECT_EQ(round.counts.dropped_empty, 1);
+  EXPECT_EQ(round.counts.dropped_abstained, 1);
+  EXPECT_EQ(round.counts.dropped_ties, 1);
+  ASSERT_EQ(round.preferences.size(), 1u);
+  const RoundPreference& pair = round.preferences[0];
+  EXPECT_EQ(pair.dataset_index, 10);
+  EXPECT_EQ(pair.record.chosen, "new 0");
+  EXPECT_EQ(pair.record.rejected, "bad 0");
+  EXPECT_EQ(pair.record.reference_response, std::optional<std::string>("new 0"));
+  EXPECT_EQ(pair.record.reference_response_ids, std::optional<std::vector<std::int64_t>>({5, 7}));
+  ASSERT_TRUE(pair.reference_response_logprob.has_value());
+  EXPECT_DOUBLE_EQ(*pair.reference_response_logprob, -1.5);
+  EXPECT_EQ(round.counts.to_json().dump(),
+            "{\"dropped_abstained\":1,\"dropped_empty\":1,\"dropped_failed\":0,\"dropped_ties\":1,\"pairs\":1,"
+            "\"prompts\":4}");
+}
+
+TEST(OnlinePairing, BestWorstRoundKeepsSampleZeroAsReference) {
+  std::vector<TrainPrompt> prompts = three_prompts();
+  prompts.resize(1);
+  const std::vector<GenerationRecord> generations = {generated(0, 0, "first", -1.0), generated(0, 1, "longest", -2.0),
+                                                     generated(0, 2, "short", -3.0)};
+  const auto requests = candidate_requests(prompts, generations, PairingStrategy::best_worst, 3, "gen.jsonl");
+  EXPECT_EQ(requests[0].candidates, (std::vector<std::string>{"first", "longest", "short"}));
+  const PairedRound round = pair_judged_candidates(prompts, generations, requests, {ranked({2, 1, 3})}, 3);
+  ASSERT_EQ(round.preferences.size(), 1u);
+  EXPECT_EQ(round.preferences[0].record.chosen, "longest");
+  EXPECT_EQ(round.preferences[0].record.rejected, "short");
+  EXPECT_EQ(round.preferences[0].record.reference_response, std::optional<std::string>("first"));
+  EXPECT_DOUBLE_EQ(*round.preferences[0].reference_response_logprob, -1.0);
+  EXPECT_THROW(pair_judged_candidates(prompts, generations, requests, {}, 3), std::invalid_argument);
+}
+
+TEST(OnlinePairing, DatasetPairsAndTheirPreferenceLines) {
+  const PairedRound round = dataset_pairs(three_prompts());
+  EXPECT_EQ(round.counts.prompts, 3);
+  EXPECT_EQ(round.counts.pairs, 3);
+  ASSERT_EQ(round.preferences.size(), 3u);
+  EXPECT_EQ(round.preferences[2].record.chosen, "good 2");
+  EXPECT_FALSE(round.preferences[2].reference_response_logprob.has_value());
+  const std::string text = preferences_jsonl(round.preferences);
+  const std::string first_line = text.substr(0, text.find('\n'));
+  const nlohmann::json first = nlohmann::json::parse(first_line);
+  EXPECT_EQ(first.at("dataset_index").get<int>(), 10);
+  EXPECT_EQ(first.at("chosen").get<std::string>(), "good 0");
+  EXPECT_FALSE(first.contains("reference_response_logprob"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+
+  std::vector<RoundPreference> online = round.preferences;
+  online[0].reference_response_logprob = -0.25;
+  const std::string online_text = preferences_jsonl(online);
+  EXPECT_EQ(nlohmann::json::parse(online_text.substr(0, online_text.find('\n'))).at("reference_response_logprob"), -0.25);
+}
+
+TEST(OnlinePairing, PromptSelectionSlicesShufflesOrTakesAll) {
+  PromptSliceSpec spec;
+  spec.slices = 3;
+  EXPECT_EQ(select_prompt_indices(7, spec, 1), (std::vector<std::int64_t>{2, 3}));  // 7 / 3 = 2 per round
+  spec.per_round = 3;
+  EXPECT_EQ(select_prompt_indices(9, spec, 2), (std::vector<std::int64_t>{6, 7, 8}));
+  spec.selection = PromptSelection::all;
+  spec.per_round = 0;
+  EXPECT_EQ(select_prompt_indices(4, spec, 2), (std::vector<std::int64_t>{0, 1, 2, 3}));
+  spec.selection = PromptSelection::shuffle;
+  spec.per_round = 3;
+  spec.shuffle_seed = 5;
+  std::vector<std::int64_t> all;
+  for (std::int64_t slice = 0; slice < 3; ++slice) {
+    const auto indices = select_prompt_indices(9, spec, slice);
+    EXPECT_EQ(indices.size(), 3u);
+    all.insert(all.end(), indices.begin(), indices.end());
+  }
+  EXPECT_NE(all, (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8}));  // shuffled ...
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8}));  // ... a partition
+  EXPECT_EQ(parse_enum<PromptSelection>("shuffle", "online.prompt_selection"), PromptSelection::shuffle);
+  EXPECT_THROW(parse_enum<PromptSelection>("random", "online.prompt_selection"), InputError);
 }
 
 TEST(OnlineRunState, RoundTripsAndRejectsGarbage) {

@@ -19,6 +19,10 @@ std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest
                                     const std::filesystem::path& out, std::int64_t batch_size,
                                     const std::string& label = "judge");
 
+// The judgments of `requests` from a complete judgment file, in request order, without a judge:
+// InputError naming the file for a malformed record or a request that the file lacks.
+std::vector<Judgment> read_judgment_file(const std::filesystem::path& path, const std::vector<JudgeRequest>& requests);
+
 // "ok N, abstained N, failed N" of the judge's counters.
 std::string judge_status_text(const JudgeStats& stats);
 

@@ -1,4 +1,5 @@
-// `selm train`: online SELM rounds over a run directory (README "Run directory").
+// `selm train`: online SELM rounds over a run directory (README "Run directory"; the files are
+// named in run/run_paths.hpp, the stages are online/round_stages.hpp).
 //
 // Stages, each recorded in state.json once its files are complete:
 //   baseline            the initial model's responses to the eval prompts (once)
@@ -20,15 +21,25 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
-#include <vector>
 
 #include "selm/config/config.hpp"
-#include "selm/online/run_state.hpp"
+#include "selm/online/config_fingerprint.hpp"
+#include "selm/run/run_state.hpp"
 
 namespace selm {
 
 namespace fs = std::filesystem;
+
+// Where the initial model came from when the command layer prepared it (a built-in task's SFT
+// model): recorded in initial_model.json.
+struct InitialModelOrigin {
+  std::string source;              // e.g. "task:fortunes"
+  double perplexity = 0;           // held-out perplexity of the prepared model
+  double initial_perplexity = 0;   // ... of the model it was prepared from
+  fs::path perplexity_file;        // the report both come from
+};
 
 struct OnlineTrainOptions {
   bool force = false;           // resume although result-deciding config keys changed
@@ -36,6 +47,8 @@ struct OnlineTrainOptions {
   std::string stop_after_stage; // stop cleanly once this stage is complete ("" = run to the end)
   // Writes report.html and returns the summary table (the eval area's report); empty = skip.
   std::function<std::string(const fs::path& run_dir)> write_report;
+  // Unset: the initial model is the config's model.path as it is.
+  std::optional<InitialModelOrigin> initial_model;
 };
 
 struct OnlineTrainResult {
@@ -45,16 +58,9 @@ struct OnlineTrainResult {
   RunState state;
 };
 
-// Runs or resumes the run run.output_dir/run.name. Bad input (config, data files, a changed
-// config without `force`) is an InputError thrown before the run directory is touched.
+// Runs or resumes the run run.output_dir/run.name of `config` (complete: a built-in task is
+// prepared by the caller). Bad input (config, data files, a changed config without `force`) is
+// an InputError thrown before the run directory is touched.
 OnlineTrainResult run_online_training(const Config& config, const OnlineTrainOptions& options);
-
-// Keys whose values differ between two configs, as "key: OLD -> NEW", ignoring keys that do
-// not change results (threads, logging, judge timeouts and retries, cache folder, checkpoint
-// cadence, batch sizes of generation and judging).
-std::vector<std::string> result_deciding_differences(const Config& before, const Config& after);
-
-// Hash of the result-deciding keys (state.json's config_fingerprint).
-std::string config_fingerprint(const Config& config);
 
 }  // namespace selm

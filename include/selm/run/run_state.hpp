@@ -4,27 +4,29 @@
 #pragma once
 
 #include <filesystem>
-#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace selm {
 
 namespace fs = std::filesystem;
 
-inline constexpr const char* kRunStateFile = "state.json";
-
 struct RunState {
   int version = 1;
   std::string config_fingerprint;              // hash of the result-deciding config keys
   std::vector<std::string> completed;          // stage names in the order they completed
-  std::map<std::string, double> stage_seconds; // wall time of each completed stage (summed over resumes)
+  // Wall time of each completed stage (summed over resumes), in the file's order.
+  std::vector<std::pair<std::string, double>> stage_seconds;
   bool finished = false;
 
   bool is_completed(const std::string& stage) const;
+  // Adds `seconds` to the stage's time (a new entry for a stage without one).
+  void add_seconds(const std::string& stage, double seconds);
 };
 
-// InputError naming the file for a malformed state.json.
+// The one reader of state.json (`selm train` resuming, `selm report`): InputError naming the
+// file (and line or key) for a malformed or unsupported file.
 RunState read_run_state(const fs::path& path);
 void write_run_state(const fs::path& path, const RunState& state);
 

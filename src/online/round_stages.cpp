@@ -1,0 +1,115 @@
+#include "selm/online/round_stages.hpp"
+
+#include <string_view>
+
+#include "selm/judge/judge_file.hpp"
+#include "selm/train/checkpoint.hpp"
+#include "selm/train/preference_step.hpp"
+#include "selm/train/preference_trainer.hpp"
+#include "selm/train/training_loop.hpp"
+#include "selm/util/files.hpp"
+#include "selm/util/log.hpp"
+
+namespace selm {
+
+// The trainer names the files it writes in a round folder itself; they must be the run
+// directory's names.
+static_assert(std::string_view(kTrainMetricsFile) == run_files::kTrainMetrics);
+static_assert(std::string_view(kReferenceCacheFile) == run_files::kReferenceScored);
+static_assert(std::string_view(kFinalModelDir) == run_files::kModelDir);
+static_assert(std::string_view(kCheckpointDirName) == run_files::kCheckpointDir);
+
+std::vector<GenerationRecord> run_baseline_stage(LanguageModel& initial_model, const std::vector<EvalPrompt>& prompts,
+                                                 const SamplingConfig& sampling, const RunPaths& paths) {
+  fs::create_directories(paths.baseline_dir());
+  return generate_eval_responses(initial_model, prompts, sampling, paths.baseline_generations(), "baseline");
+}
+
+std::vector<TrainPrompt> run_select_stage(const std::vector<TrainPrompt>& dataset, const PromptSliceSpec& spec,
+                                          std::int64_t slice, const RoundPaths& paths) {
+  std::vector<TrainPrompt> prompts;
+  for (const std::int64_t index : select_prompt_indices(static_cast<std::int64_t>(dataset.size()), spec, slice)) {
+    prompts.push_back(dataset[static_cast<std::size_t>(index)]);
+  }
+  fs::create_directories(paths.dir);
+  write_file_atomic(paths.prompts(), prompts_jsonl(prompts));
+  return prompts;
+}
+
+std::vector<GenerationRecord> run_generate_stage(LanguageModel& start_model, const std::vector<TrainPrompt>& prompts,
+                                                 SamplingConfig sampling, std::int64_t samples,
+                                                 const RoundPaths& paths, const std::string& label) {
+  sampling.num_samples = samples;
+  const ChatFormatter& formatter = *start_model.formatter;
+  Generator generator(start_model.model, sampling, formatter.stop_ids(),
+                      [&formatter](const std::vector<std::int64_t>& ids) { return formatter.decode_response(ids); });
+  std::vector<std::vector<std::int64_t>> ids;
+  std::vector<nlohmann::json> values;
+  for (const auto& prompt : prompts) {
+    ids.push_back(formatter.encode_prompt(prompt.messages));
+    values.push_back(prompt_value(prompt));
+  }
+  generate_to_file(generator, formatter, ids, values, paths.generations(), true, label);
+  return read_generation_file(paths.generations());
+}
+
+JudgedCandidates run_judge_stage(Judge& judge, std::vector<JudgeRequest> requests, std::int64_t batch_size,
+                                 const RoundPaths& paths, const std::string& label) {
+  JudgedCandidates judged;
+  judged.judgments = judge_to_file(judge, requests, paths.judgments(), batch_size, label);
+  judged.requests = std::move(requests);
+  return judged;
+}
+
+void write_pairing_stage(const PairedRound& paired, const RoundPaths& paths) {
+  write_file_atomic(paths.preferences(), preferences_jsonl(paired.preferences));
+  write_pairing_counts(paths.pairing(), paired.counts);
+}
+
+ScoredPreferences run_reference_stage(const std::function<LanguageModel&()>& reference, const TrainConfig& train,
+                                      const RoundPaths& paths) {
+  if (fs::file_size(paths.preferences()) == 0) return {};  // every prompt tied or abstained
+  LanguageModel& lm = reference();
+  const bool with_y_ref = loss_uses_reference_response(preference_loss_options(train));
+  PreferenceData data = load_preference_data(paths.preferences(), lm, train, with_y_ref);
+  ScoredPreferences scored;
+  scored.records =
+      reference_scored_records(lm.model, data, train, pad_id_of(lm), with_y_ref, paths.reference_scored());
+  scored.examples = std::move(data.examples);
+  return scored;
+}
+
+void run_train_stage(LanguageModel& policy, const ScoredPreferences& data, const Config& round_config,
+                     const std::string& chat_template, const RoundPaths& paths, std::int64_t round) {
+  if (data.records.empty()) {
+    // Every prompt tied or abstained: the round keeps its starting model.
+    log::warn("round " + std::to_string(round) + ": no preference pairs; the round's model is its starting model");
+    write_model_directory(policy, paths.model(), chat_template);
+    return;
+  }
+  PreferenceTrainingOptions options;
+  options.output_dir = paths.dir;
+  options.config_yaml = dump_config_yaml(round_config);
+  options.chat_template = chat_template;
+  const TrainingResult result = train_preference_model(policy, data.records, data.examples, round_config.train, options);
+  if (!result.finished) throw std::runtime_error("round " + std::to_string(round) + ": training stopped early");
+}
+
+EvalRecord run_eval_stage(LanguageModel& policy, const std::vector<EvalPrompt>& prompts,
+                          const std::vector<GenerationRecord>& baseline, Judge& judge,
+                          const EvaluationSettings& settings, const std::function<LanguageModel()>& load_reference,
+                          const EvalProvenance& provenance, const RoundPaths& paths) {
+  const EvalResult result = evaluate_policy(policy, prompts, baseline, judge, settings, paths.dir, load_reference);
+  EvalRecord record;
+  record.result = eval_result_to_json(result);
+  record.round = provenance.round;
+  record.model = provenance.model.string();
+  record.reference = provenance.reference.string();
+  record.judge_id = judge.id();
+  record.judge_config_hash = judge.config_hash();
+  write_eval_record(paths.eval(), record);
+  log::info(settings.label + ": " + describe_eval_result(result));
+  return record;
+}
+
+}  // namespace selm
