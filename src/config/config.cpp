@@ -323,19 +323,6 @@ void RunConfig::validate(const FieldChecker& check) const {
                 "log_level", "must be debug, info, warn or error, got '" + log_level + "'");
 }
 
-void ModelSettings::validate(const FieldChecker& check) const {
-  check.require(device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0, "device",
-                "must be cpu, cuda or cuda:N, got '" + device + "'");
-  check.require(dtype == "float32" || dtype == "bfloat16" || dtype == "float16", "dtype",
-                "must be float32, bfloat16 or float16, got '" + dtype + "'");
-}
-
-void TokenizerSettings::validate(const FieldChecker& check) const {
-  static const std::set<std::string> templates = {"auto", "zephyr", "llama2", "chatml", "plain"};
-  check.require(templates.count(chat_template) == 1, "chat_template",
-                "unknown chat template '" + chat_template + "' (known: auto, zephyr, llama2, chatml, plain)");
-}
-
 void Config::validate(const FieldChecker& check) const {
   run.validate(check.nested("run"));
   model.validate(check.nested("model"));
