@@ -11,6 +11,7 @@ packages=(
   libgloo-dev             # needed by the c10d headers (data parallelism)
   libsentencepiece-dev sentencepiece  # tokenizer library and its reference command-line tools
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
+  libspdlog-dev           # logging (with Debian's external fmt)
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libcurl4-openssl-dev
   fortunes-min fortunes   # English text of the built-in quickstart corpus

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <torch/torch.h>
@@ -11,6 +12,37 @@
 #include "selm/util/log.hpp"
 
 namespace selm::cli {
+
+namespace {
+
+// The console level that -v or -q asked for: it beats run.log_level. Reset by every run().
+std::optional<log::Level> command_line_log_level;
+
+log::Level log_level_from_config(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return log::Level::debug;
+    case LogLevel::warn: return log::Level::warn;
+    case LogLevel::error: return log::Level::error;
+    case LogLevel::info: break;
+  }
+  return log::Level::info;
+}
+
+// -v and -q, accepted before or after the subcommand's name (`selm -v train`, `selm train -q`).
+void add_log_level_flags(CLI::App& app) {
+  const auto choose = [](log::Level level) {
+    command_line_log_level = level;
+    log::set_level(level);
+  };
+  auto* verbose = app.add_flag_callback("-v,--verbose", [choose] { choose(log::Level::debug); },
+                                        "Log debug lines too (beats run.log_level)");
+  auto* quiet = app.add_flag_callback("-q,--quiet", [choose] { choose(log::Level::warn); },
+                                      "Log warnings and errors only (beats run.log_level)");
+  verbose->excludes(quiet);
+  app.fallthrough();  // inherited by the subcommands registered afterwards
+}
+
+}  // namespace
 
 void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required) {
   auto* option = command.add_option("-c,--config", args.files,
@@ -29,12 +61,7 @@ void set_torch_threads(std::int64_t requested) {
 
 Config resolve_config(const ConfigArgs& args) {
   Config config = load_config(args.files, args.overrides);
-  switch (config.run.log_level) {
-    case LogLevel::debug: log::set_level(log::Level::debug); break;
-    case LogLevel::info: log::set_level(log::Level::info); break;
-    case LogLevel::warn: log::set_level(log::Level::warn); break;
-    case LogLevel::error: log::set_level(log::Level::error); break;
-  }
+  log::set_level(command_line_log_level.value_or(log_level_from_config(config.run.log_level)));
   set_torch_threads(config.run.threads);
   return config;
 }
@@ -43,6 +70,10 @@ int run(int argc, char** argv) {
   CLI::App app{"selm: online preference alignment of language models (SELM, optimistic DPO)", "selm"};
   app.set_version_flag("--version", std::string("selm ") + SELM_VERSION);
   app.require_subcommand(1);
+  // The process's one logger writes to stderr from the start; -v/-q or run.log_level set its
+  // level, and an online run adds the run directory's log.txt.
+  command_line_log_level.reset();
+  add_log_level_flags(app);
   register_config_command(app);
   register_init_command(app);
   register_tokenizer_command(app);

@@ -503,12 +503,6 @@ void RunConfig::validate(const FieldChecker& check) const {
   check.require(threads >= 0, "threads", "must be 0 (all cores) or positive");
 }
 
-void TokenizerSettings::validate(const FieldChecker& check) const {
-  static const std::set<std::string> templates = {"auto", "zephyr", "llama2", "chatml", "plain"};
-  check.require(templates.count(chat_template) == 1, "chat_template",
-                "unknown chat template '" + chat_template + "' (known: auto, zephyr, llama2, chatml, plain)");
-}
-
 void Config::validate(const FieldChecker& check) const {
   run.validate(check.nested("run"));
   tokenizer.validate(check.nested("tokenizer"));

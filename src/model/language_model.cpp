@@ -11,7 +11,8 @@
 namespace selm {
 
 LanguageModel load_language_model(const fs::path& directory, const ModelSettings& model_settings,
-                                  const TokenizerSettings& tokenizer_settings) {
+                                  const TokenizerSettings& tokenizer_settings,
+                                  const LlamaRuntimeOptions& runtime_options) {
   if (directory.empty()) throw InputError("key 'model.path': no model directory given");
   LanguageModel loaded;
   loaded.directory = directory;
@@ -22,7 +23,7 @@ LanguageModel load_language_model(const fs::path& directory, const ModelSettings
   ChatTemplate chat_template = ChatTemplate::from_name(tokenizer_settings.chat_template, *loaded.tokenizer);
   loaded.formatter = std::make_unique<ChatFormatter>(*loaded.tokenizer, std::move(chat_template),
                                                      tokenizer_settings.system_prompt);
-  loaded.model = load_llama(directory, loaded.placement);
+  loaded.model = load_llama(directory, loaded.placement, runtime_options);
   const std::int64_t model_vocab = loaded.model->config().vocab_size;
   if (loaded.tokenizer->vocab_size() > model_vocab) {
     throw InputError(loaded.tokenizer->model_path().string() + ": the tokenizer has " +

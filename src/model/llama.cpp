@@ -14,10 +14,6 @@ void require(bool condition, const std::string& key, const std::string& message)
   if (!condition) throw InputError("key '" + key + "': " + message);
 }
 
-torch::nn::Linear make_linear(std::int64_t in_features, std::int64_t out_features) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in_features, out_features).bias(false));
-}
-
 // (..., D) -> (..., D): [-x2, x1] for x = [x1, x2] split at D/2.
 torch::Tensor rotate_half(const torch::Tensor& x) {
   const std::int64_t half = x.size(-1) / 2;
@@ -44,6 +40,14 @@ void check_llama_config(const LlamaConfig& config) {
   require(config.rope_theta > 0.0, "rope_theta", "must be positive");
   require(config.sliding_window >= 0, "sliding_window", "must be >= 0 (0 = full attention)");
   require(config.initializer_range >= 0.0, "initializer_range", "must be >= 0");
+}
+
+void check_llama_runtime_options(const LlamaRuntimeOptions& runtime_options) {
+  if (runtime_options.activation_checkpointing) {
+    throw InputError("activation checkpointing is not supported yet");
+  }
+  if (runtime_options.lora.has_value()) throw InputError("LoRA adapters are not supported yet");
+  select_attention_kernel(runtime_options.attention);
 }
 
 torch::Tensor position_ids_from_mask(const torch::Tensor& attention_mask, std::int64_t new_tokens) {
@@ -108,6 +112,15 @@ torch::Tensor grouped_query_attention(const torch::Tensor& q, const torch::Tenso
   return torch::matmul(probs, v).view({batch, num_heads, queries, head_dim});
 }
 
+AttentionKernel select_attention_kernel(AttentionImplementation implementation) {
+  switch (implementation) {
+    case AttentionImplementation::eager: return &grouped_query_attention;
+    case AttentionImplementation::sdpa: break;
+  }
+  throw InputError(std::string("attention implementation '") + attention_implementation_name(implementation) +
+                   "' is not implemented yet (implemented: eager)");
+}
+
 // ---------------------------------------------------------------------------------------------
 
 RMSNormImpl::RMSNormImpl(std::int64_t hidden_size, double eps) : eps_(eps) {
@@ -120,15 +133,17 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return weight * normalised.to(x.scalar_type());
 }
 
-LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, std::int64_t layer_index)
-    : layer_index_(layer_index),
+LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, std::int64_t layer_index,
+                                       const LlamaRuntimeOptions& runtime_options)
+    : attention_kernel_(select_attention_kernel(runtime_options.attention)),
+      layer_index_(layer_index),
       num_heads_(config.num_attention_heads),
       num_kv_heads_(config.num_key_value_heads),
       head_dim_(config.resolved_head_dim()) {
-  q_proj = register_module("q_proj", make_linear(config.hidden_size, num_heads_ * head_dim_));
-  k_proj = register_module("k_proj", make_linear(config.hidden_size, num_kv_heads_ * head_dim_));
-  v_proj = register_module("v_proj", make_linear(config.hidden_size, num_kv_heads_ * head_dim_));
-  o_proj = register_module("o_proj", make_linear(num_heads_ * head_dim_, config.hidden_size));
+  q_proj = register_module("q_proj", Projection(config.hidden_size, num_heads_ * head_dim_));
+  k_proj = register_module("k_proj", Projection(config.hidden_size, num_kv_heads_ * head_dim_));
+  v_proj = register_module("v_proj", Projection(config.hidden_size, num_kv_heads_ * head_dim_));
+  o_proj = register_module("o_proj", Projection(num_heads_ * head_dim_, config.hidden_size));
 }
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -140,22 +155,23 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer_index_, k, v);             // (B, n_kv, S, D)
-  const auto attended = grouped_query_attention(q, k, v, allowed);                       // (B, H, T, D)
+  const auto attended = attention_kernel_(q, k, v, allowed);                             // (B, H, T, D)
   return o_proj(attended.transpose(1, 2).reshape({batch, tokens, num_heads_ * head_dim_}));
 }
 
 LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config) {
-  gate_proj = register_module("gate_proj", make_linear(config.hidden_size, config.intermediate_size));
-  up_proj = register_module("up_proj", make_linear(config.hidden_size, config.intermediate_size));
-  down_proj = register_module("down_proj", make_linear(config.intermediate_size, config.hidden_size));
+  gate_proj = register_module("gate_proj", Projection(config.hidden_size, config.intermediate_size));
+  up_proj = register_module("up_proj", Projection(config.hidden_size, config.intermediate_size));
+  down_proj = register_module("down_proj", Projection(config.intermediate_size, config.hidden_size));
 }
 
 torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
   return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
 }
 
-LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, std::int64_t layer_index) {
-  self_attn = register_module("self_attn", LlamaAttention(config, layer_index));
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, std::int64_t layer_index,
+                                             const LlamaRuntimeOptions& runtime_options) {
+  self_attn = register_module("self_attn", LlamaAttention(config, layer_index, runtime_options));
   mlp = register_module("mlp", LlamaMLP(config));
   input_layernorm = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
   post_attention_layernorm =
@@ -169,12 +185,14 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
   return h + mlp(post_attention_layernorm(h));
 }
 
-LlamaModelImpl::LlamaModelImpl(const LlamaConfig& config) : config_(config) {
+LlamaModelImpl::LlamaModelImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options)
+    : config_(config), runtime_options_(runtime_options) {
   check_llama_config(config);
+  check_llama_runtime_options(runtime_options);
   embed_tokens = register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (std::int64_t index = 0; index < config.num_hidden_layers; ++index) {
-    layer_modules_.emplace_back(config, index);
+    layer_modules_.emplace_back(config, index, runtime_options);
     layers->push_back(layer_modules_.back());
   }
   norm = register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
@@ -199,9 +217,10 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torc
   return norm(hidden);
 }
 
-LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config) : config_(config) {
-  model = register_module("model", LlamaModel(config));
-  if (!config.tie_word_embeddings) lm_head = register_module("lm_head", make_linear(config.hidden_size, config.vocab_size));
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options)
+    : config_(config) {
+  model = register_module("model", LlamaModel(config, runtime_options));
+  if (!config.tie_word_embeddings) lm_head = register_module("lm_head", Projection(config.hidden_size, config.vocab_size));
   reset_parameters();
 }
 
@@ -225,10 +244,10 @@ void LlamaForCausalLMImpl::reset_parameters() {
   model->embed_tokens->weight.normal_(0.0, std_dev);
   for (auto& module : model->layers->children()) {
     auto layer = std::dynamic_pointer_cast<LlamaDecoderLayerImpl>(module);
-    for (auto* linear : {&layer->self_attn->q_proj, &layer->self_attn->k_proj, &layer->self_attn->v_proj,
-                         &layer->self_attn->o_proj, &layer->mlp->gate_proj, &layer->mlp->up_proj,
-                         &layer->mlp->down_proj}) {
-      (*linear)->weight.normal_(0.0, std_dev);
+    for (auto* projection : {&layer->self_attn->q_proj, &layer->self_attn->k_proj, &layer->self_attn->v_proj,
+                             &layer->self_attn->o_proj, &layer->mlp->gate_proj, &layer->mlp->up_proj,
+                             &layer->mlp->down_proj}) {
+      (*projection)->weight.normal_(0.0, std_dev);
     }
     layer->input_layernorm->weight.fill_(1.0);
     layer->post_attention_layernorm->weight.fill_(1.0);

@@ -2,9 +2,10 @@
 
 namespace selm {
 
-LlamaForCausalLM load_llama(const fs::path& dir, const Placement& placement) {
+LlamaForCausalLM load_llama(const fs::path& dir, const Placement& placement,
+                            const LlamaRuntimeOptions& runtime_options) {
   const LlamaConfig config = read_model_config(dir);
-  LlamaForCausalLM model(config);
+  LlamaForCausalLM model(config, runtime_options);
   model->to(placement.device, placement.dtype);
   WeightLoadOptions options;
   // A tied model has no lm_head parameter; some converters still store the duplicate.

@@ -12,6 +12,8 @@
 
 #include "selm/model/kv_cache.hpp"
 #include "selm/model/llama.hpp"
+#include "selm/model/llama_runtime_options.hpp"
+#include "selm/model/projection.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -424,6 +426,84 @@ TEST(ModelLlama, GradientsFlowThroughTheForward) {
     ASSERT_TRUE(item.value().grad().defined()) << item.key();
     EXPECT_GT(item.value().grad().abs().sum().item<double>(), 0.0) << item.key();
   }
+}
+
+// named_parameters() order is that of the safetensors files, the optimiser state and the
+// training checkpoints: it must stay the order of registration.
+TEST(ModelLlama, ParameterOrderIsRegistrationOrder) {
+  auto model = make_model(tiny_config());
+  std::vector<std::string> expected = {"model.embed_tokens.weight"};
+  for (int layer = 0; layer < 2; ++layer) {
+    const std::string prefix = "model.layers." + std::to_string(layer) + ".";
+    for (const char* name : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+                             "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+                             "mlp.down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight"}) {
+      expected.push_back(prefix + name);
+    }
+  }
+  expected.push_back("model.norm.weight");
+  expected.push_back("lm_head.weight");
+  EXPECT_EQ(model->named_parameters().keys(), expected);
+}
+
+// A Projection must be indistinguishable from the bias-free torch::nn::Linear it replaced: the
+// same initial weight, the same numbers drawn from the global generator (seeded models depend on
+// every earlier draw), the same output bit for bit.
+TEST(ModelLlamaProjection, BehavesAsBiasFreeLinear) {
+  torch::manual_seed(99);
+  torch::nn::Linear linear(torch::nn::LinearOptions(24, 40).bias(false));
+  const auto draw_after_linear = torch::rand({8});
+  torch::manual_seed(99);
+  Projection projection(24, 40);
+  const auto draw_after_projection = torch::rand({8});
+  EXPECT_TRUE(torch::equal(projection->weight, linear->weight));
+  EXPECT_TRUE(torch::equal(draw_after_projection, draw_after_linear));
+  EXPECT_EQ(projection->in_features(), 24);
+  EXPECT_EQ(projection->out_features(), 40);
+  EXPECT_EQ(projection->named_parameters().keys(), (std::vector<std::string>{"weight"}));
+
+  const auto x = torch::randn({3, 5, 24});
+  EXPECT_TRUE(torch::equal(projection(x), linear(x)));
+  const auto rows = torch::randn({7, 24});  // 2-D input: Linear's other code path
+  EXPECT_TRUE(torch::equal(projection(rows), linear(rows)));
+}
+
+TEST(ModelLlamaRuntimeOptions, DefaultsAreTheEagerKernelWithNothingElse) {
+  const LlamaRuntimeOptions defaults;
+  EXPECT_EQ(defaults.attention, AttentionImplementation::eager);
+  EXPECT_FALSE(defaults.activation_checkpointing);
+  EXPECT_FALSE(defaults.lora.has_value());
+  EXPECT_EQ(select_attention_kernel(AttentionImplementation::eager), &grouped_query_attention);
+  // Explicit default options build the same model as no options.
+  torch::manual_seed(5);
+  LlamaForCausalLM implicit(tiny_config());
+  torch::manual_seed(5);
+  LlamaForCausalLM explicit_defaults(tiny_config(), defaults);
+  const auto a = implicit->named_parameters(), b = explicit_defaults->named_parameters();
+  for (const auto& item : a) EXPECT_TRUE(torch::equal(item.value(), b[item.key()])) << item.key();
+  EXPECT_EQ(explicit_defaults->runtime_options().attention, AttentionImplementation::eager);
+}
+
+// Options declared for capabilities still to come are refused, never replaced by the default.
+TEST(ModelLlamaRuntimeOptions, RefusesWhatIsNotImplementedYet) {
+  const auto construction_error = [](const LlamaRuntimeOptions& options) -> std::string {
+    try {
+      LlamaForCausalLM model(tiny_config(), options);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  LlamaRuntimeOptions sdpa;
+  sdpa.attention = AttentionImplementation::sdpa;
+  EXPECT_EQ(construction_error(sdpa), "attention implementation 'sdpa' is not implemented yet (implemented: eager)");
+  EXPECT_THROW(select_attention_kernel(AttentionImplementation::sdpa), std::invalid_argument);
+  LlamaRuntimeOptions checkpointing;
+  checkpointing.activation_checkpointing = true;
+  EXPECT_EQ(construction_error(checkpointing), "activation checkpointing is not supported yet");
+  LlamaRuntimeOptions lora;
+  lora.lora = LoraAdapterSpec{};
+  EXPECT_EQ(construction_error(lora), "LoRA adapters are not supported yet");
 }
 
 }  // namespace

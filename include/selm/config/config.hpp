@@ -20,9 +20,10 @@
 #include "selm/train/sft_config.hpp"
 #include "selm/train/train_config.hpp"
 #include "selm/model/llama_config.hpp"
-#include "selm/model/placement_spec.hpp"
+#include "selm/model/model_settings.hpp"
 #include "selm/online/online_config.hpp"
 #include "selm/tasks/task_config.hpp"
+#include "selm/text/tokenizer_settings.hpp"
 
 namespace selm {
 
@@ -49,35 +50,6 @@ struct RunConfig {
     v.field("seed", seed, "Global seed for initialisation and shuffling", field_role::run_identity);
     v.field("threads", threads, "CPU threads used by LibTorch; 0 uses all cores", field_role::process);
     v.field("log_level", log_level, "Logging threshold: debug, info, warn or error", field_role::process);
-  }
-  void validate(const FieldChecker& check) const;
-};
-
-// Which model to load and where to run it.
-struct ModelSettings {
-  std::string path;                            // Hugging Face model directory
-  DeviceSpec device;                           // cpu, cuda, cuda:N
-  ComputeDtype dtype = ComputeDtype::float32;  // half types need a GPU
-
-  template <class Visitor>
-  void visit_fields(Visitor& v) {
-    v.field("path", path, "Hugging Face model directory (config.json + model.safetensors)");
-    v.field("device", device, "Device: cpu, cuda or cuda:N");
-    v.field("dtype", dtype, "Compute dtype: float32, bfloat16 or float16");
-  }
-};
-
-// Tokenizer and chat formatting.
-struct TokenizerSettings {
-  std::string path;                    // tokenizer.model; empty = the model directory's
-  std::string chat_template = "auto";  // auto, zephyr, llama2, chatml or plain
-  std::string system_prompt;           // optional system message for chat templates
-
-  template <class Visitor>
-  void visit_fields(Visitor& v) {
-    v.field("path", path, "SentencePiece tokenizer.model; empty uses the model directory's");
-    v.field("chat_template", chat_template, "Chat template: auto (from tokenizer_config.json), zephyr, llama2, chatml or plain");
-    v.field("system_prompt", system_prompt, "System message inserted by chat templates that support one");
   }
   void validate(const FieldChecker& check) const;
 };

@@ -6,11 +6,13 @@
 #include <memory>
 #include <string>
 
-#include "selm/config/config.hpp"
 #include "selm/model/device.hpp"
 #include "selm/model/llama.hpp"
+#include "selm/model/llama_runtime_options.hpp"
+#include "selm/model/model_settings.hpp"
 #include "selm/text/chat_format.hpp"
 #include "selm/text/tokenizer.hpp"
+#include "selm/text/tokenizer_settings.hpp"
 
 namespace selm {
 
@@ -23,10 +25,12 @@ struct LanguageModel {
 };
 
 // Loads DIR's weights onto the configured device/dtype, the tokenizer (tokenizer.path, or DIR's
-// tokenizer.model) and the chat template (tokenizer.chat_template). Checks that the tokenizer's
-// vocabulary fits the model's. Bad input is an InputError naming the file or key.
+// tokenizer.model) and the chat template (tokenizer.chat_template); the model computes as
+// `runtime_options` say. Checks that the tokenizer's vocabulary fits the model's. Bad input is
+// an InputError naming the file or key.
 LanguageModel load_language_model(const fs::path& directory, const ModelSettings& model_settings,
-                                  const TokenizerSettings& tokenizer_settings);
+                                  const TokenizerSettings& tokenizer_settings,
+                                  const LlamaRuntimeOptions& runtime_options = {});
 
 // Writes the model's weights, config.json and tokenizer files (with `chat_template`) into a
 // staging directory beside `destination`, then renames it into place: `destination` is either

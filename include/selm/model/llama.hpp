@@ -37,9 +37,16 @@
 //     i - W < j <= i.
 //   - Queries with no visible key (pad queries) produce finite garbage, never NaN.
 //
-// Extension points kept open: every projection is a torch::nn::Linear submodule (LoRA wraps or
-// replaces them), a decoder block's forward is one function (activation checkpointing wraps it),
-// and the dtype comes from the parameters (bf16 = model->to(torch::kBFloat16)).
+// Run-time options (LlamaRuntimeOptions, never saved in config.json) reach the backbone, its
+// decoder layers and their attention through the constructors; the defaults compute exactly the
+// model above. Extension points:
+//   - LoRA: every projection, lm_head included, is a Projection submodule (projection.hpp), the
+//     one place where adapters attach; LlamaRuntimeOptions::lora describes them.
+//   - Activation checkpointing: a decoder block's forward is one function, which
+//     LlamaRuntimeOptions::activation_checkpointing will wrap.
+//   - Fast attention: select_attention_kernel maps LlamaRuntimeOptions::attention to the kernel
+//     each LlamaAttention runs; `sdpa` is wired in there.
+//   - Mixed precision: the dtype comes from the parameters (bf16 = model->to(torch::kBFloat16)).
 #pragma once
 
 #include <cstdint>
@@ -49,6 +56,8 @@
 
 #include "selm/model/kv_cache.hpp"
 #include "selm/model/llama_config.hpp"
+#include "selm/model/llama_runtime_options.hpp"
+#include "selm/model/projection.hpp"
 
 namespace selm {
 
@@ -76,6 +85,14 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
 torch::Tensor grouped_query_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                       const torch::Tensor& allowed);
 
+// The signature every attention kernel shares: that of grouped_query_attention.
+using AttentionKernel = torch::Tensor (*)(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                          const torch::Tensor& allowed);
+
+// The one place where the attention implementation is chosen: eager -> grouped_query_attention.
+// Throws InputError for an implementation that is declared but not implemented yet (sdpa).
+AttentionKernel select_attention_kernel(AttentionImplementation implementation);
+
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(std::int64_t hidden_size, double eps);
@@ -91,15 +108,17 @@ TORCH_MODULE(RMSNorm);
 
 class LlamaAttentionImpl : public torch::nn::Module {
  public:
-  LlamaAttentionImpl(const LlamaConfig& config, std::int64_t layer_index);
+  LlamaAttentionImpl(const LlamaConfig& config, std::int64_t layer_index,
+                     const LlamaRuntimeOptions& runtime_options = {});
   // x: (B, T, C); cos, sin: (B, T, D); allowed: (B, 1, T, S); cache: nullptr or one with
   // length() == S - T -> (B, T, C)
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& allowed, KVCache* cache = nullptr);
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
+  AttentionKernel attention_kernel_;
   std::int64_t layer_index_;
   std::int64_t num_heads_;
   std::int64_t num_kv_heads_;
@@ -113,13 +132,14 @@ class LlamaMLPImpl : public torch::nn::Module {
   // x: (B, T, C) -> down(silu(gate(x)) * up(x)): (B, T, C)
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(LlamaMLP);
 
 class LlamaDecoderLayerImpl : public torch::nn::Module {
  public:
-  LlamaDecoderLayerImpl(const LlamaConfig& config, std::int64_t layer_index);
+  LlamaDecoderLayerImpl(const LlamaConfig& config, std::int64_t layer_index,
+                        const LlamaRuntimeOptions& runtime_options = {});
   // Pre-norm block: h = x + attn(norm(x)); out = h + mlp(norm(h)).
   // x: (B, T, C); cos, sin: (B, T, D); allowed: (B, 1, T, S) -> (B, T, C)
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -135,7 +155,8 @@ TORCH_MODULE(LlamaDecoderLayer);
 // model adds its own head on top of this.
 class LlamaModelImpl : public torch::nn::Module {
  public:
-  explicit LlamaModelImpl(const LlamaConfig& config);
+  // Throws InputError for an inconsistent config or runtime options not supported yet.
+  explicit LlamaModelImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options = {});
 
   // Final-normed hidden states of the T new tokens.
   // input_ids: (B, T) int64; attention_mask: (B, S) with S = cached + T (1 real, 0 pad);
@@ -145,6 +166,7 @@ class LlamaModelImpl : public torch::nn::Module {
                         const torch::Tensor& position_ids = {}, KVCache* cache = nullptr);
 
   const LlamaConfig& config() const { return config_; }
+  const LlamaRuntimeOptions& runtime_options() const { return runtime_options_; }
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
@@ -152,6 +174,7 @@ class LlamaModelImpl : public torch::nn::Module {
 
  private:
   LlamaConfig config_;
+  LlamaRuntimeOptions runtime_options_;
   std::vector<LlamaDecoderLayer> layer_modules_;  // the same modules as `layers`, typed
 };
 TORCH_MODULE(LlamaModel);
@@ -160,8 +183,9 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
  public:
   // Builds the modules and initialises them randomly (reset_parameters) on the CPU in float32;
   // move with ->to(device, dtype) and overwrite with checkpoint weights as needed.
-  // Throws InputError for an inconsistent config (heads not dividing, vocab_size < 1, ...).
-  explicit LlamaForCausalLMImpl(const LlamaConfig& config);
+  // Throws InputError for an inconsistent config (heads not dividing, vocab_size < 1, ...) and
+  // for runtime options not supported yet (check_llama_runtime_options).
+  explicit LlamaForCausalLMImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options = {});
 
   // Full sequences without cache: input_ids (B, T), attention_mask (B, T) (left or right
   // padding) -> logits (B, T, V) in the parameters' dtype.
@@ -182,11 +206,12 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   KVCache make_kv_cache(std::int64_t batch_size, std::int64_t max_length) const;
 
   const LlamaConfig& config() const { return config_; }
+  const LlamaRuntimeOptions& runtime_options() const { return model->runtime_options(); }
   torch::Device device() const;
   torch::Dtype dtype() const;
 
   LlamaModel model{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
+  Projection lm_head{nullptr};  // null when tie_word_embeddings
 
  private:
   LlamaConfig config_;
@@ -195,5 +220,9 @@ TORCH_MODULE(LlamaForCausalLM);
 
 // Throws InputError naming the key for configs this implementation cannot build.
 void check_llama_config(const LlamaConfig& config);
+
+// Throws InputError for runtime options declared for capabilities still to come (activation
+// checkpointing, LoRA adapters, the sdpa kernel): refused, never silently ignored.
+void check_llama_runtime_options(const LlamaRuntimeOptions& runtime_options);
 
 }  // namespace selm

@@ -8,15 +8,19 @@
 #include "selm/model/device.hpp"
 #include "selm/model/hf_model_dir.hpp"
 #include "selm/model/llama.hpp"
+#include "selm/model/llama_runtime_options.hpp"
 
 namespace selm {
 
-// Builds the model that DIR/config.json describes on `placement` and loads its weights.
+// Builds the model that DIR/config.json describes on `placement`, computing as
+// `runtime_options` say (not stored in the directory), and loads its weights.
 // Bad directories, configs and weights are InputErrors naming the file.
-LlamaForCausalLM load_llama(const fs::path& dir, const Placement& placement);
+LlamaForCausalLM load_llama(const fs::path& dir, const Placement& placement,
+                            const LlamaRuntimeOptions& runtime_options = {});
 
 // Writes config.json (torch_dtype = the parameters' dtype), the weights and
-// generation_config.json into DIR (created if missing). Each file is replaced atomically.
+// generation_config.json into DIR (created if missing). Each file is replaced atomically. The
+// runtime options are not saved: they belong to the run, not to the model.
 void save_llama(LlamaForCausalLM& model, const fs::path& dir, std::int64_t max_shard_bytes = kDefaultMaxShardBytes);
 
 }  // namespace selm
