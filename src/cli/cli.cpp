@@ -59,6 +59,13 @@ void set_torch_threads(std::int64_t requested) {
   torch::set_num_threads(requested > 0 ? static_cast<int>(requested) : cores);
 }
 
+ParallelContext process_parallel_context() {
+  const ParallelContext parallel;
+  parallel.validate();
+  log::set_rank(parallel.rank, parallel.world_size);
+  return parallel;
+}
+
 Config resolve_config(const ConfigArgs& args) {
   Config config = load_config(args.files, args.overrides);
   log::set_level(command_line_log_level.value_or(log_level_from_config(config.run.log_level)));

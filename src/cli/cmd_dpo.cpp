@@ -58,7 +58,8 @@ void run_dpo(const DpoArgs& args) {
     for (auto& parameter : reference_model->parameters()) parameter.set_requires_grad(false);
     records = std::move(data.file.records);
   } else {
-    records = reference_scored_records(lm.model, data, train, pad_id_of(lm), with_y_ref, out / kReferenceCacheFile);
+    records = reference_scored_records(lm.model, data, train, pad_id_of(lm),
+                                       ReferenceScoringOptions{with_y_ref, out / kReferenceCacheFile, ParallelContext{}});
   }
   const std::int64_t setup_rss = current_rss_bytes();
 

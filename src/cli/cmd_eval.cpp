@@ -80,7 +80,8 @@ void run_eval(const EvalArgs& args) {
   std::vector<GenerationRecord> baseline;
   if (baseline_is_model) {
     LanguageModel baseline_model = load_language_model(args.baseline, config.model, config.tokenizer);
-    baseline = generate_eval_responses(baseline_model, prompts, sampling, out / run_files::kBaselineGenerations, "baseline");
+    baseline = generate_eval_responses(baseline_model, prompts, sampling, out / run_files::kBaselineGenerations,
+                                       GenerationFileOptions{true, "baseline", 0, ParallelContext{}});
   }
   LanguageModel policy = load_language_model(args.model, config.model, config.tokenizer);
   if (!baseline_is_model) baseline = read_baseline_responses(args.baseline, prompts.size(), policy);
@@ -102,7 +103,7 @@ void run_eval(const EvalArgs& args) {
   record.judge_id = judge->id();
   record.judge_config_hash = judge->config_hash();
   const fs::path eval_file = out / run_files::kEval;
-  write_eval_record(eval_file, record);
+  write_eval_record(SharedArtifacts{}, eval_file, record);
   std::cout << "eval: " << describe_eval_result(result) << "\n";
   std::cout << "eval: wrote " << eval_file.string() << "\n";
 }

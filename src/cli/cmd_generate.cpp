@@ -46,7 +46,8 @@ void run_generate(const GenerateArgs& args) {
   Generator generator(lm.model, sampling, formatter.stop_ids(),
                       [&formatter](const std::vector<std::int64_t>& ids) { return formatter.decode_response(ids); });
   const GenerationFileResult result =
-      generate_to_file(generator, formatter, prompt_ids, prompt_values, args.out, !args.overwrite);
+      generate_to_file(generator, formatter, prompt_ids, prompt_values, args.out,
+                       GenerationFileOptions{!args.overwrite, "generate", 0, ParallelContext{}});
   if (result.already_done > 0) {
     log::info("generate: resumed " + args.out + ": " + std::to_string(result.already_done) + " of " +
               std::to_string(result.prompts) + " prompts were already done");

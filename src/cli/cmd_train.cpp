@@ -34,6 +34,7 @@ void run_train(const TrainArgs& args) {
   options.use_judge_cache = !args.no_cache;
   options.stop_after_stage = args.stop_after_stage;
   options.write_report = write_run_report;
+  options.parallel = process_parallel_context();
   if (!config.task.name.empty()) {
     // A built-in task prepares (or reuses from its cache) the data and the initial model, and
     // fills the keys the config leaves empty.

@@ -7,8 +7,13 @@
 #include <CLI/CLI.hpp>
 
 #include "selm/config/config.hpp"
+#include "selm/parallel/parallel_context.hpp"
 
 namespace selm::cli {
+
+// This process's place in the job, with the log's rank tag set from it. Every command runs as
+// one process for now (world size 1); a data-parallel launch will fill it from its environment.
+ParallelContext process_parallel_context();
 
 // `-c FILE` (repeatable) and trailing `key.path=value` overrides, shared by every subcommand
 // that reads a config.

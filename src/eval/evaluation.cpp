@@ -208,7 +208,7 @@ namespace {
 
 std::vector<GenerationRecord> generate_prompts_to_file(LanguageModel& lm, const std::vector<EvalPrompt>& prompts,
                                                        const SamplingConfig& sampling, const std::filesystem::path& out,
-                                                       const std::string& label) {
+                                                       const GenerationFileOptions& options) {
   const ChatFormatter& formatter = *lm.formatter;
   Generator generator(lm.model, sampling, formatter.stop_ids(),
                       [&formatter](const std::vector<std::int64_t>& ids) { return formatter.decode_response(ids); });
@@ -218,7 +218,7 @@ std::vector<GenerationRecord> generate_prompts_to_file(LanguageModel& lm, const 
     ids.push_back(formatter.encode_prompt(prompt.messages));
     values.push_back(prompt.value);
   }
-  generate_to_file(generator, formatter, ids, values, out, /*resume=*/true, label);
+  generate_to_file(generator, formatter, ids, values, out, options);
   std::vector<GenerationRecord> records = read_generation_file(out);
   if (records.size() != prompts.size() * static_cast<std::size_t>(sampling.num_samples)) {
     throw std::runtime_error(out.string() + ": holds " + std::to_string(records.size()) + " records for " +
@@ -231,10 +231,10 @@ std::vector<GenerationRecord> generate_prompts_to_file(LanguageModel& lm, const 
 
 std::vector<GenerationRecord> generate_eval_responses(LanguageModel& lm, const std::vector<EvalPrompt>& prompts,
                                                       const SamplingConfig& sampling, const std::filesystem::path& out,
-                                                      const std::string& label) {
+                                                      const GenerationFileOptions& options) {
   SamplingConfig single = sampling;
   single.num_samples = 1;
-  return generate_prompts_to_file(lm, prompts, single, out, label);
+  return generate_prompts_to_file(lm, prompts, single, out, options);
 }
 
 EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>& prompts,
@@ -246,8 +246,14 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
                      " prompts");
   }
   std::filesystem::create_directories(out_dir);
-  const std::vector<GenerationRecord> responses =
-      generate_eval_responses(policy, prompts, settings.sampling, out_dir / run_files::kEvalGenerations, settings.label);
+  const auto file_options = [&settings](const std::string& label) {
+    GenerationFileOptions options;
+    options.label = label;
+    options.parallel = settings.parallel;
+    return options;
+  };
+  const std::vector<GenerationRecord> responses = generate_eval_responses(
+      policy, prompts, settings.sampling, out_dir / run_files::kEvalGenerations, file_options(settings.label));
 
   std::vector<double> kl_values;
   if (settings.kl_samples > 0) {
@@ -260,7 +266,8 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
     sampling.stop.clear();
     sampling.num_samples = settings.kl_samples;
     const std::vector<GenerationRecord> samples =
-        generate_prompts_to_file(policy, prompts, sampling, out_dir / run_files::kEvalSamples, settings.label + " KL samples");
+        generate_prompts_to_file(policy, prompts, sampling, out_dir / run_files::kEvalSamples,
+                                 file_options(settings.label + " KL samples"));
     std::vector<std::vector<std::int64_t>> sample_prompts, sample_ids;
     std::vector<double> policy_logprobs;
     LanguageModel reference = load_reference();
@@ -291,8 +298,12 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
     }
     requests.push_back(std::move(request));
   }
-  const std::vector<Judgment> judgments = judge_to_file(judge, requests, out_dir / run_files::kEvalJudgments,
-                                                        settings.judge_batch_size, settings.label + " judge");
+  JudgeFileOptions judge_options;
+  judge_options.batch_size = settings.judge_batch_size;
+  judge_options.label = settings.label + " judge";
+  judge_options.parallel = settings.parallel;
+  const std::vector<Judgment> judgments =
+      judge_to_file(judge, requests, out_dir / run_files::kEvalJudgments, judge_options);
   return summarize_evaluation(judgments, policy_lengths, baseline_lengths, kl_values, std::move(examples));
 }
 

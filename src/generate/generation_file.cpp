@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/progress.hpp"
@@ -24,8 +25,10 @@ std::string response_text(const ChatFormatter& formatter, const GeneratedSequenc
 
 GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter& formatter,
                                       const std::vector<std::vector<std::int64_t>>& prompt_ids,
-                                      const std::vector<nlohmann::json>& prompt_values, const fs::path& out, bool resume,
-                                      const std::string& label, std::int64_t first_prompt_index) {
+                                      const std::vector<nlohmann::json>& prompt_values, const fs::path& out,
+                                      const GenerationFileOptions& options) {
+  const bool resume = options.resume;
+  const std::int64_t first_prompt_index = options.first_prompt_index;
   const auto start = std::chrono::steady_clock::now();
   const SamplingConfig& sampling = generator.config();
   const auto num_prompts = static_cast<std::int64_t>(prompt_ids.size());
@@ -61,8 +64,8 @@ GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter&
     if (!complete) pending_chunks.emplace_back(begin, end);
   }
 
-  JsonlWriter writer(out);
-  Progress progress(label, num_prompts - result.already_done, "prompts");
+  SharedArtifacts::Jsonl writer(SharedArtifacts(options.parallel), out);
+  Progress progress(options.label, num_prompts - result.already_done, "prompts", options.parallel);
   for (const auto& [begin, end] : pending_chunks) {
     std::vector<std::vector<std::int64_t>> chunk_prompts(prompt_ids.begin() + begin, prompt_ids.begin() + end);
     std::vector<std::int64_t> chunk_indices;

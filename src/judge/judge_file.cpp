@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/progress.hpp"
@@ -47,8 +48,7 @@ std::vector<Judgment> read_judgment_file(const std::filesystem::path& path, cons
 }
 
 std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest>& requests,
-                                    const std::filesystem::path& out, std::int64_t batch_size,
-                                    const std::string& label) {
+                                    const std::filesystem::path& out, const JudgeFileOptions& options) {
   std::map<std::string, Judgment> done;
   if (std::filesystem::exists(out)) done = judgments_by_id(out);
   std::vector<JudgeRequest> pending;
@@ -66,9 +66,9 @@ std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest
       now.failed -= before.failed;
       return judge_status_text(now);
     };
-    JsonlWriter writer(out);
-    Progress progress(label, static_cast<std::int64_t>(pending.size()), "prompts");
-    const std::size_t step = static_cast<std::size_t>(std::max<std::int64_t>(1, batch_size));
+    SharedArtifacts::Jsonl writer(SharedArtifacts(options.parallel), out);
+    Progress progress(options.label, static_cast<std::int64_t>(pending.size()), "prompts", options.parallel);
+    const std::size_t step = static_cast<std::size_t>(std::max<std::int64_t>(1, options.batch_size));
     for (std::size_t begin = 0; begin < pending.size(); begin += step) {
       const std::size_t end = std::min(pending.size(), begin + step);
       const std::vector<JudgeRequest> batch(pending.begin() + static_cast<std::ptrdiff_t>(begin),

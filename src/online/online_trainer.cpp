@@ -14,6 +14,7 @@
 #include "selm/online/round_stages.hpp"
 #include "selm/online/run_inputs.hpp"
 #include "selm/online/run_metrics.hpp"
+#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/run/initial_model_record.hpp"
 #include "selm/run/run_paths.hpp"
 #include "selm/util/clock.hpp"
@@ -37,7 +38,7 @@ struct RoundOutputs {
 class OnlineRun {
  public:
   OnlineRun(const Config& config, const OnlineTrainOptions& options)
-      : config_(config), options_(options), slot_(config_) {}
+      : config_(config), options_(options), artifacts_(options.parallel), slot_(config_) {}
 
   OnlineTrainResult run();
 
@@ -80,6 +81,7 @@ class OnlineRun {
 
   const Config& config_;
   OnlineTrainOptions options_;
+  SharedArtifacts artifacts_;  // every file of the run directory is written through it
   ModelSlot slot_;
   RunPaths paths_;
   RunState state_;
@@ -94,7 +96,7 @@ class OnlineRun {
 void OnlineRun::complete(const std::string& stage, double seconds) {
   state_.completed.push_back(stage);
   state_.add_seconds(stage, seconds);
-  write_run_state(paths_.state(), state_);
+  write_run_state(artifacts_, paths_.state(), state_);
   char text[64];
   std::snprintf(text, sizeof(text), " done in %.1f s", seconds);
   log::info("stage " + stage + text);
@@ -120,10 +122,10 @@ void OnlineRun::open_run_directory() {
     fs::create_directories(paths_.dir);
     state_ = RunState{};
   }
-  write_file_atomic(paths_.config(), dump_config_yaml(config_));
+  artifacts_.write_file(paths_.config(), dump_config_yaml(config_));
   state_.config_fingerprint = config_fingerprint(config_);
-  if (!state_.finished) write_run_state(paths_.state(), state_);
-  log::set_file(paths_.log());
+  if (!state_.finished) write_run_state(artifacts_, paths_.state(), state_);
+  if (artifacts_.writes()) log::set_file(paths_.log());
 }
 
 // initial_model.json: kept from an earlier start of the run, its path and origin brought up to date.
@@ -138,7 +140,7 @@ void OnlineRun::write_initial_model() {
     record.initial_perplexity = origin.initial_perplexity;
     record.perplexity_file = origin.perplexity_file.string();
   }
-  write_initial_model_record(paths_.initial_model(), record);
+  write_initial_model_record(artifacts_, paths_.initial_model(), record);
 }
 
 const RoundSettings& OnlineRun::round_settings(std::int64_t round) {
@@ -170,7 +172,7 @@ void OnlineRun::run_baseline() {
   // so that a sweep's spread over seeds covers the initial model's score too.
   SamplingConfig sampling = eval_sampling(config_.generate, config_.eval);
   sampling.seed = config_.generate.seed + round_seed_offset(config_.run.seed, 0);
-  baseline_ = run_baseline_stage(slot_.get(config_.model.path), inputs_.eval_prompts, sampling, paths_);
+  baseline_ = run_baseline_stage(slot_.get(config_.model.path), inputs_.eval_prompts, sampling, paths_, artifacts_);
   complete(stage, seconds_since(start));
 }
 
@@ -218,32 +220,33 @@ void OnlineRun::select(std::int64_t round) {
   spec.per_round = settings.config.online.prompts_per_round;
   spec.slices = inputs_.slices;
   spec.shuffle_seed = static_cast<std::uint64_t>(config_.run.seed);
-  current_.prompts = run_select_stage(inputs_.dataset, spec, round - inputs_.first_round, paths_.round(round));
+  current_.prompts =
+      run_select_stage(inputs_.dataset, spec, round - inputs_.first_round, paths_.round(round), artifacts_);
 }
 
 void OnlineRun::generate(std::int64_t round) {
   const std::vector<TrainPrompt>& prompts = round_prompts(round);
   LanguageModel& model = slot_.get(start_model(round));
   current_.generations = run_generate_stage(model, prompts, round_settings(round).config.generate, samples(round),
-                                            paths_.round(round), round_label(round) + " generate");
+                                            paths_.round(round), round_label(round) + " generate", artifacts_);
 }
 
 void OnlineRun::judge_candidates(std::int64_t round) {
   std::vector<JudgeRequest> requests = candidate_requests(round_prompts(round), round_generations(round), inputs_.pairing,
                                                           samples(round), paths_.round(round).generations().string());
   current_.judged = run_judge_stage(judge(), std::move(requests), config_.judge.batch_size, paths_.round(round),
-                                    round_label(round) + " judge");
+                                    round_label(round) + " judge", artifacts_);
 }
 
 void OnlineRun::pair(std::int64_t round) {
   if (round == 0) {  // offline: the dataset's own pairs
-    write_pairing_stage(dataset_pairs(round_prompts(round)), paths_.round(round));
+    write_pairing_stage(dataset_pairs(round_prompts(round)), paths_.round(round), artifacts_);
     return;
   }
   const JudgedCandidates& judged = judged_candidates(round);
   const PairedRound paired = pair_judged_candidates(round_prompts(round), round_generations(round), judged.requests,
                                                     judged.judgments, samples(round));
-  write_pairing_stage(paired, paths_.round(round));
+  write_pairing_stage(paired, paths_.round(round), artifacts_);
   const PairingCounts& counts = paired.counts;
   log::info(round_label(round) + " pairs: " + std::to_string(counts.pairs) + " of " + std::to_string(counts.prompts) +
             " prompts (dropped: ties " + std::to_string(counts.dropped_ties) + ", abstained " +
@@ -253,14 +256,15 @@ void OnlineRun::pair(std::int64_t round) {
 
 void OnlineRun::reference(std::int64_t round) {
   const auto reference_model = [this, round]() -> LanguageModel& { return slot_.get(start_model(round)); };
-  current_.scored = run_reference_stage(reference_model, round_settings(round).config.train, paths_.round(round));
+  current_.scored =
+      run_reference_stage(reference_model, round_settings(round).config.train, paths_.round(round), artifacts_);
 }
 
 void OnlineRun::train(std::int64_t round) {
   const ScoredPreferences& data = scored_preferences(round);
   LanguageModel& model = slot_.get(start_model(round));
   run_train_stage(model, data, round_settings(round).config, config_.tokenizer.chat_template, paths_.round(round),
-                  round);
+                  round, artifacts_);
   slot_.relabel(paths_.round(round).model());
 }
 
@@ -273,6 +277,7 @@ void OnlineRun::evaluate(std::int64_t round) {
   settings.judge_batch_size = config_.judge.batch_size;
   settings.logprob_batch_size = round_settings(round).config.train.batch_size;
   settings.label = round_label(round) + " eval";
+  settings.parallel = artifacts_.parallel();
   const std::vector<GenerationRecord>& baseline = baseline_generations();
   // The judge is built before the policy is loaded, as the run has always logged them.
   Judge& eval_judge = judge();
@@ -281,7 +286,7 @@ void OnlineRun::evaluate(std::int64_t round) {
   // the next round.
   const auto load_reference = [&] { return load_language_model(start_model(round), config_.model, config_.tokenizer); };
   run_eval_stage(policy, inputs_.eval_prompts, baseline, eval_judge, settings, load_reference,
-                 EvalProvenance{round, paths.model(), start_model(round)}, paths);
+                 EvalProvenance{round, paths.model(), start_model(round)}, paths, artifacts_);
 }
 
 // metrics.jsonl: one line per finished round, rebuilt from the round files each time, so it
@@ -293,7 +298,7 @@ void OnlineRun::write_metrics() {
     const MetricsLine line = round_metrics_line(round, round_settings(round).config, paths_.round(round), state_);
     text += metrics_line_to_json(line).dump() + "\n";
   }
-  write_file_atomic(paths_.metrics(), text);
+  artifacts_.write_file(paths_.metrics(), text);
 }
 
 bool OnlineRun::run_round(std::int64_t round) {
@@ -320,7 +325,7 @@ bool OnlineRun::run_round(std::int64_t round) {
   if (!stage("reference", &OnlineRun::reference)) return false;
   if (!stage("train", &OnlineRun::train)) return false;
   // The checkpoint (weights + optimiser state) is not needed once the round's model exists.
-  fs::remove_all(paths_.round(round).checkpoint());
+  artifacts_.write_with([&] { fs::remove_all(paths_.round(round).checkpoint()); });
   if (config_.eval.enabled) {
     if (!stage("eval", &OnlineRun::evaluate)) return false;
   }
@@ -356,10 +361,10 @@ OnlineTrainResult OnlineRun::run() {
     // Finished before the report is drawn, so that the report says so; a report lost to a crash
     // here is redrawn by `selm report`.
     state_.finished = true;
-    write_run_state(paths_.state(), state_);
+    write_run_state(artifacts_, paths_.state(), state_);
     if (!done("report") && options_.write_report) {
       const auto start = std::chrono::steady_clock::now();
-      std::cout << options_.write_report(paths_.dir);
+      artifacts_.write_with([&] { std::cout << options_.write_report(paths_.dir); });
       complete("report", seconds_since(start));
     }
     log::info("run finished: " + paths_.dir.string());

@@ -20,25 +20,31 @@ static_assert(std::string_view(kFinalModelDir) == run_files::kModelDir);
 static_assert(std::string_view(kCheckpointDirName) == run_files::kCheckpointDir);
 
 std::vector<GenerationRecord> run_baseline_stage(LanguageModel& initial_model, const std::vector<EvalPrompt>& prompts,
-                                                 const SamplingConfig& sampling, const RunPaths& paths) {
+                                                 const SamplingConfig& sampling, const RunPaths& paths,
+                                                 const SharedArtifacts& artifacts) {
   fs::create_directories(paths.baseline_dir());
-  return generate_eval_responses(initial_model, prompts, sampling, paths.baseline_generations(), "baseline");
+  GenerationFileOptions options;
+  options.label = "baseline";
+  options.parallel = artifacts.parallel();
+  return generate_eval_responses(initial_model, prompts, sampling, paths.baseline_generations(), options);
 }
 
 std::vector<TrainPrompt> run_select_stage(const std::vector<TrainPrompt>& dataset, const PromptSliceSpec& spec,
-                                          std::int64_t slice, const RoundPaths& paths) {
+                                          std::int64_t slice, const RoundPaths& paths,
+                                          const SharedArtifacts& artifacts) {
   std::vector<TrainPrompt> prompts;
   for (const std::int64_t index : select_prompt_indices(static_cast<std::int64_t>(dataset.size()), spec, slice)) {
     prompts.push_back(dataset[static_cast<std::size_t>(index)]);
   }
   fs::create_directories(paths.dir);
-  write_file_atomic(paths.prompts(), prompts_jsonl(prompts));
+  artifacts.write_file(paths.prompts(), prompts_jsonl(prompts));
   return prompts;
 }
 
 std::vector<GenerationRecord> run_generate_stage(LanguageModel& start_model, const std::vector<TrainPrompt>& prompts,
                                                  SamplingConfig sampling, std::int64_t samples,
-                                                 const RoundPaths& paths, const std::string& label) {
+                                                 const RoundPaths& paths, const std::string& label,
+                                                 const SharedArtifacts& artifacts) {
   sampling.num_samples = samples;
   const ChatFormatter& formatter = *start_model.formatter;
   Generator generator(start_model.model, sampling, formatter.stop_ids(),
@@ -49,48 +55,58 @@ std::vector<GenerationRecord> run_generate_stage(LanguageModel& start_model, con
     ids.push_back(formatter.encode_prompt(prompt.messages));
     values.push_back(prompt_value(prompt));
   }
-  generate_to_file(generator, formatter, ids, values, paths.generations(), true, label);
+  GenerationFileOptions options;
+  options.label = label;
+  options.parallel = artifacts.parallel();
+  generate_to_file(generator, formatter, ids, values, paths.generations(), options);
   return read_generation_file(paths.generations());
 }
 
 JudgedCandidates run_judge_stage(Judge& judge, std::vector<JudgeRequest> requests, std::int64_t batch_size,
-                                 const RoundPaths& paths, const std::string& label) {
+                                 const RoundPaths& paths, const std::string& label, const SharedArtifacts& artifacts) {
+  JudgeFileOptions options;
+  options.batch_size = batch_size;
+  options.label = label;
+  options.parallel = artifacts.parallel();
   JudgedCandidates judged;
-  judged.judgments = judge_to_file(judge, requests, paths.judgments(), batch_size, label);
+  judged.judgments = judge_to_file(judge, requests, paths.judgments(), options);
   judged.requests = std::move(requests);
   return judged;
 }
 
-void write_pairing_stage(const PairedRound& paired, const RoundPaths& paths) {
-  write_file_atomic(paths.preferences(), preferences_jsonl(paired.preferences));
-  write_pairing_counts(paths.pairing(), paired.counts);
+void write_pairing_stage(const PairedRound& paired, const RoundPaths& paths, const SharedArtifacts& artifacts) {
+  artifacts.write_file(paths.preferences(), preferences_jsonl(paired.preferences));
+  write_pairing_counts(artifacts, paths.pairing(), paired.counts);
 }
 
 ScoredPreferences run_reference_stage(const std::function<LanguageModel&()>& reference, const TrainConfig& train,
-                                      const RoundPaths& paths) {
+                                      const RoundPaths& paths, const SharedArtifacts& artifacts) {
   if (fs::file_size(paths.preferences()) == 0) return {};  // every prompt tied or abstained
   LanguageModel& lm = reference();
   const bool with_y_ref = loss_uses_reference_response(preference_loss_options(train));
   PreferenceData data = load_preference_data(paths.preferences(), lm, train, with_y_ref);
   ScoredPreferences scored;
   scored.records =
-      reference_scored_records(lm.model, data, train, pad_id_of(lm), with_y_ref, paths.reference_scored());
+      reference_scored_records(lm.model, data, train, pad_id_of(lm),
+                               ReferenceScoringOptions{with_y_ref, paths.reference_scored(), artifacts.parallel()});
   scored.examples = std::move(data.examples);
   return scored;
 }
 
 void run_train_stage(LanguageModel& policy, const ScoredPreferences& data, const Config& round_config,
-                     const std::string& chat_template, const RoundPaths& paths, std::int64_t round) {
+                     const std::string& chat_template, const RoundPaths& paths, std::int64_t round,
+                     const SharedArtifacts& artifacts) {
   if (data.records.empty()) {
     // Every prompt tied or abstained: the round keeps its starting model.
     log::warn("round " + std::to_string(round) + ": no preference pairs; the round's model is its starting model");
-    write_model_directory(policy, paths.model(), chat_template);
+    artifacts.write_with([&] { write_model_directory(policy, paths.model(), chat_template); });
     return;
   }
   PreferenceTrainingOptions options;
   options.output_dir = paths.dir;
   options.config_yaml = dump_config_yaml(round_config);
   options.chat_template = chat_template;
+  options.parallel = artifacts.parallel();
   const TrainingResult result = train_preference_model(policy, data.records, data.examples, round_config.train, options);
   if (!result.finished) throw std::runtime_error("round " + std::to_string(round) + ": training stopped early");
 }
@@ -98,7 +114,8 @@ void run_train_stage(LanguageModel& policy, const ScoredPreferences& data, const
 EvalRecord run_eval_stage(LanguageModel& policy, const std::vector<EvalPrompt>& prompts,
                           const std::vector<GenerationRecord>& baseline, Judge& judge,
                           const EvaluationSettings& settings, const std::function<LanguageModel()>& load_reference,
-                          const EvalProvenance& provenance, const RoundPaths& paths) {
+                          const EvalProvenance& provenance, const RoundPaths& paths,
+                          const SharedArtifacts& artifacts) {
   const EvalResult result = evaluate_policy(policy, prompts, baseline, judge, settings, paths.dir, load_reference);
   EvalRecord record;
   record.result = eval_result_to_json(result);
@@ -107,7 +124,7 @@ EvalRecord run_eval_stage(LanguageModel& policy, const std::vector<EvalPrompt>& 
   record.reference = provenance.reference.string();
   record.judge_id = judge.id();
   record.judge_config_hash = judge.config_hash();
-  write_eval_record(paths.eval(), record);
+  write_eval_record(artifacts, paths.eval(), record);
   log::info(settings.label + ": " + describe_eval_result(result));
   return record;
 }

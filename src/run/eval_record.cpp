@@ -14,8 +14,8 @@ nlohmann::json eval_record_to_json(const EvalRecord& record) {
   return value;
 }
 
-void write_eval_record(const std::filesystem::path& path, const EvalRecord& record) {
-  write_file_atomic(path, eval_record_to_json(record).dump(2) + "\n");
+void write_eval_record(const SharedArtifacts& artifacts, const std::filesystem::path& path, const EvalRecord& record) {
+  artifacts.write_file(path, eval_record_to_json(record).dump(2) + "\n");
 }
 
 bool is_per_prompt_eval_key(const std::string& key) {

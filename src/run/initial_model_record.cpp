@@ -21,12 +21,13 @@ InitialModelRecord read_initial_model_record(const std::filesystem::path& path) 
   return record;
 }
 
-void write_initial_model_record(const std::filesystem::path& path, const InitialModelRecord& record) {
+void write_initial_model_record(const SharedArtifacts& artifacts,
+                                const std::filesystem::path& path, const InitialModelRecord& record) {
   nlohmann::json value = {{"path", record.path}, {"source", record.source}, {"perplexity", nullptr}};
   if (record.perplexity) value["perplexity"] = *record.perplexity;
   if (record.initial_perplexity) value["initial_perplexity"] = *record.initial_perplexity;
   if (record.perplexity_file) value["perplexity_file"] = *record.perplexity_file;
-  write_file_atomic(path, value.dump(2) + "\n");
+  artifacts.write_file(path, value.dump(2) + "\n");
 }
 
 }  // namespace selm

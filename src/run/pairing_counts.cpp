@@ -42,8 +42,9 @@ PairingCounts read_pairing_counts(const std::filesystem::path& path) {
   return counts;
 }
 
-void write_pairing_counts(const std::filesystem::path& path, const PairingCounts& counts) {
-  write_file_atomic(path, counts.to_json().dump(2) + "\n");
+void write_pairing_counts(const SharedArtifacts& artifacts,
+                          const std::filesystem::path& path, const PairingCounts& counts) {
+  artifacts.write_file(path, counts.to_json().dump(2) + "\n");
 }
 
 }  // namespace selm

@@ -56,7 +56,7 @@ RunState read_run_state(const fs::path& path) {
   return state;
 }
 
-void write_run_state(const fs::path& path, const RunState& state) {
+void write_run_state(const SharedArtifacts& artifacts, const fs::path& path, const RunState& state) {
   // A JSON object sorts its keys: the file lists stages alphabetically whatever the order here.
   nlohmann::json seconds = nlohmann::json::object();
   for (const auto& [stage, value] : state.stage_seconds) seconds[stage] = value;
@@ -65,7 +65,7 @@ void write_run_state(const fs::path& path, const RunState& state) {
                                 {"completed", state.completed},
                                 {"stage_seconds", seconds},
                                 {"finished", state.finished}};
-  write_file_atomic(path, value.dump(2) + "\n");
+  artifacts.write_file(path, value.dump(2) + "\n");
 }
 
 }  // namespace selm

@@ -5,6 +5,7 @@
 
 #include "selm/model/hf_model_dir.hpp"
 #include "selm/model/llama_checkpoint.hpp"
+#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/train/preference_step.hpp"
 #include "selm/util/error.hpp"
@@ -53,7 +54,9 @@ PreferenceData load_preference_data(const fs::path& path, const LanguageModel& l
 
 std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& reference, PreferenceData& data,
                                                        const TrainConfig& train, std::int64_t pad_id,
-                                                       bool with_reference_response, const fs::path& cache_file) {
+                                                       const ReferenceScoringOptions& options) {
+  const bool with_reference_response = options.with_reference_response;
+  const fs::path& cache_file = options.cache_file;
   if (fs::exists(cache_file)) {
     std::vector<PreferenceRecord> loaded = read_preference_file(cache_file);
     if (loaded.size() == data.file.records.size() && has_reference_logps(loaded, with_reference_response)) {
@@ -64,7 +67,7 @@ std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& referen
   log::info("computing reference log-probs of " + std::to_string(data.file.records.size()) + " records");
   compute_reference_logps(reference, data.file.records, data.examples, train.batch_size, pad_id, train.average_logps,
                           with_reference_response, data.file.generation_y_ref_logps);
-  write_file_atomic(cache_file, records_jsonl(data.file.records));
+  SharedArtifacts(options.parallel).write_file(cache_file, records_jsonl(data.file.records));
   return read_preference_file(cache_file);
 }
 
@@ -79,6 +82,7 @@ TrainingResult train_preference_model(LanguageModel& lm, const std::vector<Prefe
   loop.config_yaml = options.config_yaml;
   loop.stop_after_step = options.stop_after_step;
   loop.show_progress = options.show_progress;
+  loop.parallel = options.parallel;
   const std::string chat_template = options.chat_template;
   loop.save_model = [&lm, &chat_template](const fs::path& dir) {
     save_llama(lm.model, dir);
@@ -91,7 +95,10 @@ TrainingResult train_preference_model(LanguageModel& lm, const std::vector<Prefe
                                                      train.average_logps, options.reference_model);
   const TrainingResult result = run_training_loop(*lm.model, train, loop, step);
   lm.model->eval();
-  if (result.finished) write_model_directory(lm, options.output_dir / kFinalModelDir, chat_template);
+  if (result.finished) {
+    SharedArtifacts(options.parallel).write_with(
+        [&] { write_model_directory(lm, options.output_dir / kFinalModelDir, chat_template); });
+  }
   return result;
 }
 

@@ -13,6 +13,7 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
+#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/train/lr_schedule.hpp"
 #include "selm/train/optimizer.hpp"
 #include "selm/train/shuffle.hpp"
@@ -76,7 +77,7 @@ class MetricAverager {
 
 // Keeps the metric records of steps <= last_step: records written after the checkpoint that a
 // resumed run restarts from would otherwise appear twice.
-void truncate_metrics_after(const fs::path& file, std::int64_t last_step) {
+void truncate_metrics_after(const SharedArtifacts& artifacts, const fs::path& file, std::int64_t last_step) {
   if (!fs::exists(file)) return;
   std::string kept;
   for (const auto& [line, record] : read_jsonl(file, /*tolerate_partial_tail=*/true)) {
@@ -86,7 +87,7 @@ void truncate_metrics_after(const fs::path& file, std::int64_t last_step) {
       kept += record.dump() + "\n";
     }
   }
-  write_file_atomic(file, kept);
+  artifacts.write_file(file, kept);
 }
 
 void require_matches(const fs::path& checkpoint_dir, const char* key, std::int64_t stored, std::int64_t current,
@@ -152,13 +153,15 @@ TrainerState resume_or_start_fresh(const TrainerState& fresh, const TrainingLoop
   remove_stale_checkpoint_temporaries(output_dir);
   const std::optional<fs::path> checkpoint = find_checkpoint(output_dir);
   if (!checkpoint || !options.resume) {
-    if (checkpoint) {
-      log::info("not resuming: removing the previous run's checkpoint in " + output_dir.string());
-      fs::remove_all(output_dir / kCheckpointDirName);
-      fs::remove_all(output_dir / kPreviousCheckpointDirName);
-    }
-    std::error_code ignored;
-    fs::remove(metrics_file, ignored);
+    SharedArtifacts(options.parallel).write_with([&] {
+      if (checkpoint) {
+        log::info("not resuming: removing the previous run's checkpoint in " + output_dir.string());
+        fs::remove_all(output_dir / kCheckpointDirName);
+        fs::remove_all(output_dir / kPreviousCheckpointDirName);
+      }
+      std::error_code ignored;
+      fs::remove(metrics_file, ignored);
+    });
     return fresh;
   }
   const TrainerState stored = read_trainer_state(*checkpoint);
@@ -173,7 +176,7 @@ TrainerState resume_or_start_fresh(const TrainerState& fresh, const TrainingLoop
               ": results will not be bit-identical to an uninterrupted run");
   }
   TrainerState state = load_checkpoint(*checkpoint, options.load_model, optimizer);
-  truncate_metrics_after(metrics_file, state.global_step);
+  truncate_metrics_after(SharedArtifacts(options.parallel), metrics_file, state.global_step);
   log::info("resuming training from " + checkpoint->string() + " at step " + std::to_string(state.global_step) +
             "/" + std::to_string(fresh.total_steps));
   return state;
@@ -184,7 +187,8 @@ void save_training_checkpoint(TrainerState& state, double elapsed_seconds, const
                               const torch::optim::AdamW& optimizer) {
   state.elapsed_seconds = elapsed_seconds;
   state.torch_threads = torch::get_num_threads();
-  save_checkpoint(options.output_dir, state, options.save_model, optimizer, options.config_yaml);
+  SharedArtifacts(options.parallel).write_with(
+      [&] { save_checkpoint(options.output_dir, state, options.save_model, optimizer, options.config_yaml); });
 }
 
 // Where the optimiser step after `completed_steps` sits in its epoch.
@@ -399,12 +403,12 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
             std::to_string(config.batch_size * config.gradient_accumulation_steps) + " examples, " +
             std::to_string(warmup_steps) + " warmup steps");
 
-  JsonlWriter metrics_writer(metrics_file, /*append=*/true);
+  SharedArtifacts::Jsonl metrics_writer(SharedArtifacts(options.parallel), metrics_file, /*append=*/true);
   const std::int64_t last_step =
       options.stop_after_step > 0 ? std::min(options.stop_after_step, plan.total_steps) : plan.total_steps;
   std::unique_ptr<Progress> progress;
   if (options.show_progress && state.global_step < last_step) {
-    progress = std::make_unique<Progress>("train", last_step - state.global_step, "steps");
+    progress = std::make_unique<Progress>("train", last_step - state.global_step, "steps", options.parallel);
   }
   const double elapsed_before = state.elapsed_seconds;
   const Clock::time_point process_start = Clock::now();

@@ -25,11 +25,11 @@ std::string format_duration(double seconds) {
 
 }  // namespace
 
-Progress::Progress(std::string label, std::int64_t total, std::string unit)
-    : label_(std::move(label)),
+Progress::Progress(std::string label, std::int64_t total, std::string unit, const ParallelContext& parallel)
+    : label_(parallel.is_distributed() ? "[" + parallel.describe() + "] " + label : std::move(label)),
       unit_(std::move(unit)),
       total_(total),
-      interactive_(::isatty(STDERR_FILENO) == 1),
+      interactive_(::isatty(STDERR_FILENO) == 1 && parallel.rank == 0),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 

@@ -221,7 +221,7 @@ TEST(OnlineRunState, RoundTripsAndRejectsGarbage) {
   state.config_fingerprint = "abc";
   state.completed = {"baseline", "round-1/select"};
   state.stage_seconds = {{"baseline", 1.5}, {"round-1/select", 0.25}};
-  write_run_state(dir / "state.json", state);
+  write_run_state(SharedArtifacts{}, dir / "state.json", state);
   const RunState loaded = read_run_state(dir / "state.json");
   EXPECT_EQ(loaded.completed, state.completed);
   EXPECT_EQ(loaded.stage_seconds, state.stage_seconds);

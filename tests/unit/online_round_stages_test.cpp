@@ -76,14 +76,31 @@ class OnlineRoundStages : public ::testing::Test {
   std::vector<TrainPrompt> select_second_slice() {
     PromptSliceSpec spec;
     spec.slices = 2;
-    return run_select_stage(dataset_, spec, 1, round_);
+    return run_select_stage(dataset_, spec, 1, round_, artifacts_);
   }
 
   test::TempDir dir_;
   std::vector<TrainPrompt> dataset_;
   RunPaths paths_;
   RoundPaths round_;
+  SharedArtifacts artifacts_;  // one process: it writes every file
 };
+
+TEST_F(OnlineRoundStages, OnlyTheWritingRankWritesTheStageFiles) {
+  PromptSliceSpec spec;
+  spec.slices = 2;
+  const SharedArtifacts second_rank(ParallelContext{1, 2, 1, 2});
+  const std::vector<TrainPrompt> prompts = run_select_stage(dataset_, spec, 1, round_, second_rank);
+  ASSERT_EQ(prompts.size(), 3u);  // every rank knows the round's prompts ...
+  EXPECT_EQ(prompts.front().dataset_index, 3);
+  EXPECT_FALSE(fs::exists(round_.prompts()));  // ... but only rank 0 writes them
+  write_pairing_stage(dataset_pairs(prompts), round_, second_rank);
+  EXPECT_FALSE(fs::exists(round_.preferences()));
+  EXPECT_FALSE(fs::exists(round_.pairing()));
+  write_pairing_stage(dataset_pairs(prompts), round_, artifacts_);
+  EXPECT_TRUE(fs::exists(round_.preferences()));
+  EXPECT_TRUE(fs::exists(round_.pairing()));
+}
 
 TEST_F(OnlineRoundStages, SelectWritesTheSliceThatResumeReadsBack) {
   // The dataset is parsed once, pairs included.
@@ -113,24 +130,24 @@ TEST_F(OnlineRoundStages, GenerateJudgeAndPairPassTheirOutputsOn) {
   const std::vector<TrainPrompt> prompts = select_second_slice();
   LanguageModel lm = load_tiny();
   const std::vector<GenerationRecord> generations =
-      run_generate_stage(lm, prompts, short_sampling(1.0), /*samples=*/1, round_, "generate");
+      run_generate_stage(lm, prompts, short_sampling(1.0), /*samples=*/1, round_, "generate", artifacts_);
   ASSERT_EQ(generations.size(), 3u);
   EXPECT_EQ(generations[2].prompt_index, 2);
   EXPECT_LE(generations[2].token_ids.size(), 6u);
   EXPECT_EQ(read_json_lines(round_.generations()).size(), 3u);
   // A second call finds the file complete: same records, file untouched.
   const std::string generated_text = read_text(round_.generations());
-  const auto again = run_generate_stage(lm, prompts, short_sampling(1.0), 1, round_, "generate");
+  const auto again = run_generate_stage(lm, prompts, short_sampling(1.0), 1, round_, "generate", artifacts_);
   EXPECT_EQ(read_text(round_.generations()), generated_text);
   EXPECT_EQ(again[1].response, generations[1].response);
 
   LengthJudge judge;
   const auto requests = candidate_requests(prompts, generations, PairingStrategy::selm, 1, "generations.jsonl");
-  const JudgedCandidates judged = run_judge_stage(judge, requests, /*batch_size=*/2, round_, "judge");
+  const JudgedCandidates judged = run_judge_stage(judge, requests, /*batch_size=*/2, round_, "judge", artifacts_);
   EXPECT_EQ(judge.ranked_requests, 3);
   ASSERT_EQ(judged.judgments.size(), 3u);
   EXPECT_EQ(judged.requests[2].candidates[1], "A long and careful answer number 5.");
-  (void)run_judge_stage(judge, requests, 2, round_, "judge");
+  (void)run_judge_stage(judge, requests, 2, round_, "judge", artifacts_);
   EXPECT_EQ(judge.ranked_requests, 3);  // resumed from judgments.jsonl
 
   // Reading the file back needs no judge and gives the same judgments in request order.
@@ -146,7 +163,7 @@ TEST_F(OnlineRoundStages, GenerateJudgeAndPairPassTheirOutputsOn) {
 
   // The dataset's long chosen answer is the longest candidate, "No." the shortest.
   const PairedRound paired = pair_judged_candidates(prompts, generations, judged.requests, judged.judgments, 1);
-  write_pairing_stage(paired, round_);
+  write_pairing_stage(paired, round_, artifacts_);
   EXPECT_EQ(read_text(round_.pairing()), paired.counts.to_json().dump(2) + "\n");
   const PairingCounts counts = read_pairing_counts(round_.pairing());
   EXPECT_EQ(counts.prompts, 3);
@@ -163,14 +180,14 @@ TEST_F(OnlineRoundStages, ReferenceScoresOnceAndTrainingTakesTheScores) {
   const Config config = load_config({}, {"train.loss=dpo", "train.batch_size=2", "train.max_length=64",
                                          "train.max_prompt_length=32", "train.learning_rate=0.01",
                                          "train.lr_schedule=constant", "train.warmup_ratio=0", "train.log_every=1"});
-  write_pairing_stage(dataset_pairs(select_second_slice()), round_);
+  write_pairing_stage(dataset_pairs(select_second_slice()), round_, artifacts_);
   LanguageModel lm = load_tiny();
   int model_requests = 0;
   const auto reference = [&]() -> LanguageModel& {
     ++model_requests;
     return lm;
   };
-  const ScoredPreferences scored = run_reference_stage(reference, config.train, round_);
+  const ScoredPreferences scored = run_reference_stage(reference, config.train, round_, artifacts_);
   EXPECT_EQ(model_requests, 1);
   ASSERT_EQ(scored.records.size(), 3u);
   ASSERT_EQ(scored.examples.size(), 3u);
@@ -178,10 +195,10 @@ TEST_F(OnlineRoundStages, ReferenceScoresOnceAndTrainingTakesTheScores) {
   EXPECT_LT(scored.records[0].reference_logps->chosen, 0.0);
   EXPECT_TRUE(fs::exists(round_.reference_scored()));
   // A resumed reference stage reads the stored scores: the same numbers.
-  const ScoredPreferences resumed = run_reference_stage(reference, config.train, round_);
+  const ScoredPreferences resumed = run_reference_stage(reference, config.train, round_, artifacts_);
   EXPECT_EQ(resumed.records[2].reference_logps->rejected, scored.records[2].reference_logps->rejected);
 
-  run_train_stage(lm, scored, config, "auto", round_, 1);
+  run_train_stage(lm, scored, config, "auto", round_, 1, artifacts_);
   EXPECT_TRUE(fs::exists(round_.model() / "model.safetensors"));
   EXPECT_EQ(read_json_lines(round_.train_metrics()).size(), 2u);  // 3 pairs in batches of 2
   EXPECT_NE(read_text(round_.model() / "model.safetensors"), read_text(tiny_model_dir() / "model.safetensors"));
@@ -190,11 +207,11 @@ TEST_F(OnlineRoundStages, ReferenceScoresOnceAndTrainingTakesTheScores) {
   const RoundPaths empty_round = paths_.round(2);
   fs::create_directories(empty_round.dir);
   test::write_text(empty_round.preferences(), "");
-  const ScoredPreferences none = run_reference_stage(reference, config.train, empty_round);
+  const ScoredPreferences none = run_reference_stage(reference, config.train, empty_round, artifacts_);
   EXPECT_EQ(model_requests, 2);
   EXPECT_TRUE(none.records.empty());
   LanguageModel start = load_tiny();
-  run_train_stage(start, none, config, "auto", empty_round, 2);
+  run_train_stage(start, none, config, "auto", empty_round, 2, artifacts_);
   const fs::path copy = dir_ / "copy";
   write_model_directory(load_tiny(), copy, "auto");
   EXPECT_EQ(read_text(empty_round.model() / "model.safetensors"), read_text(copy / "model.safetensors"));
@@ -204,7 +221,7 @@ TEST_F(OnlineRoundStages, BaselineAndEvalWriteTheirFiles) {
   test::write_text(dir_ / "eval.jsonl", "{\"prompt\": \"What about the sea?\"}\n{\"prompt\": \"Describe it.\"}\n");
   const std::vector<EvalPrompt> prompts = read_eval_prompts(dir_ / "eval.jsonl");
   LanguageModel lm = load_tiny();
-  const std::vector<GenerationRecord> baseline = run_baseline_stage(lm, prompts, short_sampling(0.0), paths_);
+  const std::vector<GenerationRecord> baseline = run_baseline_stage(lm, prompts, short_sampling(0.0), paths_, artifacts_);
   ASSERT_EQ(baseline.size(), 2u);
   EXPECT_EQ(read_json_lines(paths_.baseline_generations()).size(), 2u);
 
@@ -220,7 +237,7 @@ TEST_F(OnlineRoundStages, BaselineAndEvalWriteTheirFiles) {
   };
   // The policy is the baseline's model and both answer greedily: every prompt is a tie.
   const EvalRecord record = run_eval_stage(lm, prompts, baseline, judge, settings, load_reference,
-                                           EvalProvenance{3, "models/policy", "models/reference"}, round_);
+                                           EvalProvenance{3, "models/policy", "models/reference"}, round_, artifacts_);
   EXPECT_EQ(reference_loads, 0);
   EXPECT_EQ(read_text(round_.eval()), eval_record_to_json(record).dump(2) + "\n");
   const nlohmann::json eval = nlohmann::json::parse(read_text(paths_.eval_file(1)));

@@ -45,7 +45,7 @@ TEST(RunDirectory, StateKeepsTheFileOrderAndWritesSortedKeys) {
   EXPECT_FALSE(state.finished);
   state.add_seconds("a", 0.5);
   state.add_seconds("c", 0.25);
-  write_run_state(dir / "out.json", state);
+  write_run_state(SharedArtifacts{}, dir / "out.json", state);
   EXPECT_EQ(read_text(dir / "out.json"),
             "{\n  \"completed\": [\n    \"b\",\n    \"a\"\n  ],\n  \"config_fingerprint\": \"f\",\n"
             "  \"finished\": false,\n  \"stage_seconds\": {\n    \"a\": 1.5,\n    \"b\": 2.5,\n    \"c\": 0.25\n  },\n"
@@ -66,19 +66,19 @@ TEST(RunDirectory, InitialModelRecordRoundTrips) {
   test::TempDir dir;
   InitialModelRecord record;
   record.path = "models/init";
-  write_initial_model_record(dir / "a.json", record);
+  write_initial_model_record(SharedArtifacts{}, dir / "a.json", record);
   EXPECT_EQ(read_text(dir / "a.json"), "{\n  \"path\": \"models/init\",\n  \"perplexity\": null,\n  \"source\": \"config\"\n}\n");
   record.source = "task:fortunes";
   record.perplexity = 3.25;
   record.initial_perplexity = 300.0;
   record.perplexity_file = "cache/sft_eval.json";
-  write_initial_model_record(dir / "b.json", record);
+  write_initial_model_record(SharedArtifacts{}, dir / "b.json", record);
   const InitialModelRecord loaded = read_initial_model_record(dir / "b.json");
   EXPECT_EQ(loaded.source, "task:fortunes");
   EXPECT_EQ(loaded.perplexity, std::optional<double>(3.25));
   EXPECT_EQ(loaded.initial_perplexity, std::optional<double>(300.0));
   EXPECT_EQ(loaded.perplexity_file, std::optional<std::string>("cache/sft_eval.json"));
-  write_initial_model_record(dir / "c.json", loaded);
+  write_initial_model_record(SharedArtifacts{}, dir / "c.json", loaded);
   EXPECT_EQ(read_text(dir / "c.json"), read_text(dir / "b.json"));
   write_text(dir / "bad.json", "{\"path\": 3}");
   EXPECT_THROW(read_initial_model_record(dir / "bad.json"), InputError);
@@ -126,7 +126,7 @@ TEST(RunDirectory, PairingCountsFile) {
   test::TempDir dir;
   PairingCounts counts;
   for (PairingOutcome outcome : {PairingOutcome::pair, PairingOutcome::empty, PairingOutcome::failed}) counts.add(outcome);
-  write_pairing_counts(dir / "pairing.json", counts);
+  write_pairing_counts(SharedArtifacts{}, dir / "pairing.json", counts);
   EXPECT_EQ(read_text(dir / "pairing.json"),
             "{\n  \"dropped_abstained\": 0,\n  \"dropped_empty\": 1,\n  \"dropped_failed\": 1,\n  \"dropped_ties\": 0,\n"
             "  \"pairs\": 1,\n  \"prompts\": 3\n}\n");

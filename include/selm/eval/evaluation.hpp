@@ -19,6 +19,7 @@
 #include "selm/judge/judge.hpp"
 #include "selm/judge/judgment.hpp"
 #include "selm/model/language_model.hpp"
+#include "selm/parallel/parallel_context.hpp"
 #include "selm/text/chat_template.hpp"
 
 namespace selm {
@@ -85,10 +86,11 @@ std::vector<EvalPrompt> read_eval_prompts(const std::filesystem::path& file, std
 // limit, one response per prompt.
 SamplingConfig eval_sampling(const SamplingConfig& generate, const EvalConfig& eval);
 
-// Responses of `lm` to `prompts` in `out` (appendable, resumed), one per prompt in prompt order.
+// Responses of `lm` to `prompts` in `out` (appendable, resumed), one per prompt in prompt order;
+// options.resume must be true.
 std::vector<GenerationRecord> generate_eval_responses(LanguageModel& lm, const std::vector<EvalPrompt>& prompts,
                                                       const SamplingConfig& sampling, const std::filesystem::path& out,
-                                                      const std::string& label);
+                                                      const GenerationFileOptions& options);
 
 struct EvaluationSettings {
   SamplingConfig sampling;             // of the evaluated responses (eval_sampling)
@@ -97,6 +99,7 @@ struct EvaluationSettings {
   std::int64_t judge_batch_size = 32;
   std::int64_t logprob_batch_size = 8; // rows per forward when scoring samples under the reference
   std::string label = "eval";
+  ParallelContext parallel;            // the writing rank appends the generation and judgment files
 };
 
 // Evaluates `policy` against `baseline` (one response per prompt, in prompt order) in `out_dir`:

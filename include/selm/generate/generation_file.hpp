@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "selm/generate/generator.hpp"
+#include "selm/parallel/parallel_context.hpp"
 #include "selm/text/chat_format.hpp"
 
 namespace selm {
@@ -33,15 +34,20 @@ struct GenerationFileResult {
   double seconds = 0.0;
 };
 
+struct GenerationFileOptions {
+  bool resume = true;                   // false: the file is started afresh
+  std::string label = "generate";       // of the progress display
+  std::int64_t first_prompt_index = 0;  // prompt i's randomness is seeded by first_prompt_index + i
+  ParallelContext parallel;             // the rank that writes shared artifacts appends the records
+};
+
 // Appends to `out` every (prompt, sample) of `prompt_ids` that the file lacks (all of them when
-// `resume` is false: the file is then started afresh). `prompt_values[i]` is stored as the
-// record's "prompt". The generator's num_samples and batch size apply; prompt i's randomness is
-// seeded by `first_prompt_index + i`. Progress is shown under `label`.
+// options.resume is false). `prompt_values[i]` is stored as the record's "prompt". The
+// generator's num_samples and batch size apply.
 GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter& formatter,
                                       const std::vector<std::vector<std::int64_t>>& prompt_ids,
                                       const std::vector<nlohmann::json>& prompt_values, const fs::path& out,
-                                      bool resume = true, const std::string& label = "generate",
-                                      std::int64_t first_prompt_index = 0);
+                                      const GenerationFileOptions& options = {});
 
 struct GenerationRecord {
   std::int64_t prompt_index = 0;

@@ -9,15 +9,21 @@
 #include <vector>
 
 #include "selm/judge/judge.hpp"
+#include "selm/parallel/parallel_context.hpp"
 
 namespace selm {
 
-// Judges the requests missing from `out` in batches of `batch_size`, appending each batch's
-// judgments as they come, and returns one judgment per request in request order (from the file
-// or fresh). Request ids must be unique. Progress is shown under `label`.
+struct JudgeFileOptions {
+  std::int64_t batch_size = 32;  // requests handed to the judge at once (judge.batch_size)
+  std::string label = "judge";   // of the progress display
+  ParallelContext parallel;      // the rank that writes shared artifacts appends the judgments
+};
+
+// Judges the requests missing from `out` in batches of options.batch_size, appending each
+// batch's judgments as they come, and returns one judgment per request in request order (from
+// the file or fresh). Request ids must be unique.
 std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest>& requests,
-                                    const std::filesystem::path& out, std::int64_t batch_size,
-                                    const std::string& label = "judge");
+                                    const std::filesystem::path& out, const JudgeFileOptions& options);
 
 // The judgments of `requests` from a complete judgment file, in request order, without a judge:
 // InputError naming the file for a malformed record or a request that the file lacks.

@@ -9,7 +9,7 @@
 #include "selm/config/field_checker.hpp"
 #include "selm/config/fields.hpp"
 #include "selm/config/key_override.hpp"
-#include "selm/online/pairing.hpp"
+#include "selm/online/pairing_strategy.hpp"
 
 namespace selm {
 

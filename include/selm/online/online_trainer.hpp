@@ -26,6 +26,7 @@
 
 #include "selm/config/config.hpp"
 #include "selm/online/config_fingerprint.hpp"
+#include "selm/parallel/parallel_context.hpp"
 #include "selm/run/run_state.hpp"
 
 namespace selm {
@@ -49,6 +50,8 @@ struct OnlineTrainOptions {
   std::function<std::string(const fs::path& run_dir)> write_report;
   // Unset: the initial model is the config's model.path as it is.
   std::optional<InitialModelOrigin> initial_model;
+  // This process's place in the job; its SharedArtifacts decide who writes the run directory.
+  ParallelContext parallel;
 };
 
 struct OnlineTrainResult {

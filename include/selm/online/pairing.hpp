@@ -17,23 +17,15 @@
 #include <string>
 #include <vector>
 
-#include "selm/config/enum_names.hpp"
 #include "selm/data/records.hpp"
 #include "selm/generate/generation_file.hpp"
 #include "selm/judge/judge.hpp"
 #include "selm/judge/judgment.hpp"
+#include "selm/online/pairing_strategy.hpp"
 #include "selm/online/train_prompts.hpp"
 #include "selm/run/pairing_counts.hpp"
 
 namespace selm {
-
-enum class PairingStrategy { selm, best_worst };
-
-template <>
-struct EnumNames<PairingStrategy> {
-  static constexpr EnumName<PairingStrategy> entries[] = {{PairingStrategy::selm, "selm"},
-                                                           {PairingStrategy::best_worst, "best_worst"}};
-};
 
 // Responses generated per prompt: 1 (selm) or generate.num_samples (best_worst).
 std::int64_t samples_per_prompt(PairingStrategy strategy, std::int64_t num_samples);

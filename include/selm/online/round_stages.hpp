@@ -2,6 +2,8 @@
 // what it needs to what it made. Each writes its files in the round folder (RoundPaths); the
 // caller (OnlineRun) orders them, records them in state.json and times them, and passes one
 // stage's output to the next. Only after a resume are inputs read back from a stage's files.
+// Every file a stage writes goes through `artifacts` (parallel/shared_artifacts.hpp): the rank
+// that writes shared artifacts writes it.
 //
 //   baseline   initial model, eval prompts          -> baseline/eval_generations.jsonl
 //   select     dataset prompts, slice               -> prompts.jsonl
@@ -25,6 +27,7 @@
 #include "selm/model/language_model.hpp"
 #include "selm/online/pairing.hpp"
 #include "selm/online/train_prompts.hpp"
+#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/run/eval_record.hpp"
 #include "selm/run/run_paths.hpp"
 #include "selm/train/sequence_logps.hpp"
@@ -33,17 +36,20 @@ namespace selm {
 
 // The initial model's responses to the eval prompts (the baseline every round is judged against).
 std::vector<GenerationRecord> run_baseline_stage(LanguageModel& initial_model, const std::vector<EvalPrompt>& prompts,
-                                                 const SamplingConfig& sampling, const RunPaths& paths);
+                                                 const SamplingConfig& sampling, const RunPaths& paths,
+                                                 const SharedArtifacts& artifacts);
 
 // The round's prompts: slice `slice` of `dataset` (select_prompt_indices), written to prompts.jsonl.
 std::vector<TrainPrompt> run_select_stage(const std::vector<TrainPrompt>& dataset, const PromptSliceSpec& spec,
-                                          std::int64_t slice, const RoundPaths& paths);
+                                          std::int64_t slice, const RoundPaths& paths,
+                                          const SharedArtifacts& artifacts);
 
 // `samples` responses per prompt from the round's starting model (generations.jsonl, resumed
 // when present), in (prompt, sample) order.
 std::vector<GenerationRecord> run_generate_stage(LanguageModel& start_model, const std::vector<TrainPrompt>& prompts,
                                                  SamplingConfig sampling, std::int64_t samples,
-                                                 const RoundPaths& paths, const std::string& label);
+                                                 const RoundPaths& paths, const std::string& label,
+                                                 const SharedArtifacts& artifacts);
 
 // The judge's requests (candidate_requests) and its judgments, in request order.
 struct JudgedCandidates {
@@ -53,11 +59,11 @@ struct JudgedCandidates {
 
 // Judges the candidates into judgments.jsonl (resumed when present).
 JudgedCandidates run_judge_stage(Judge& judge, std::vector<JudgeRequest> requests, std::int64_t batch_size,
-                                 const RoundPaths& paths, const std::string& label);
+                                 const RoundPaths& paths, const std::string& label, const SharedArtifacts& artifacts);
 
 // The round's pairs (pair_judged_candidates, or the dataset's own pairs offline) written to
 // preferences.jsonl and pairing.json.
-void write_pairing_stage(const PairedRound& paired, const RoundPaths& paths);
+void write_pairing_stage(const PairedRound& paired, const RoundPaths& paths, const SharedArtifacts& artifacts);
 
 // The preference records with the reference model's log-probs (as stored in the cache file),
 // and the same records tokenised for training.
@@ -70,12 +76,13 @@ struct ScoredPreferences {
 // scores from preferences_with_reference.jsonl when a finished earlier call stored them.
 // `reference` is called only when there is a pair to score.
 ScoredPreferences run_reference_stage(const std::function<LanguageModel&()>& reference, const TrainConfig& train,
-                                      const RoundPaths& paths);
+                                      const RoundPaths& paths, const SharedArtifacts& artifacts);
 
 // One round of preference training of `policy` (the starting model, trained in place; resumes
 // from checkpoint/) into model/. Without pairs the round's model is its starting model.
 void run_train_stage(LanguageModel& policy, const ScoredPreferences& data, const Config& round_config,
-                     const std::string& chat_template, const RoundPaths& paths, std::int64_t round);
+                     const std::string& chat_template, const RoundPaths& paths, std::int64_t round,
+                     const SharedArtifacts& artifacts);
 
 // What eval.json records beside the evaluation: the round, the models and the judge.
 struct EvalProvenance {
@@ -89,6 +96,7 @@ struct EvalProvenance {
 EvalRecord run_eval_stage(LanguageModel& policy, const std::vector<EvalPrompt>& prompts,
                           const std::vector<GenerationRecord>& baseline, Judge& judge,
                           const EvaluationSettings& settings, const std::function<LanguageModel()>& load_reference,
-                          const EvalProvenance& provenance, const RoundPaths& paths);
+                          const EvalProvenance& provenance, const RoundPaths& paths,
+                          const SharedArtifacts& artifacts);
 
 }  // namespace selm

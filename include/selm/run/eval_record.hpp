@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "selm/parallel/shared_artifacts.hpp"
+
 namespace selm {
 
 struct EvalRecord {
@@ -23,7 +25,7 @@ struct EvalRecord {
 };
 
 nlohmann::json eval_record_to_json(const EvalRecord& record);
-void write_eval_record(const std::filesystem::path& path, const EvalRecord& record);
+void write_eval_record(const SharedArtifacts& artifacts, const std::filesystem::path& path, const EvalRecord& record);
 
 // Keys of eval.json that hold one value per prompt (or the examples); a metrics.jsonl line
 // repeats every other key.

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "selm/parallel/shared_artifacts.hpp"
+
 namespace selm {
 
 struct InitialModelRecord {
@@ -18,6 +20,7 @@ struct InitialModelRecord {
 // InputError naming the file and key for a malformed file.
 InitialModelRecord read_initial_model_record(const std::filesystem::path& path);
 // "perplexity" is written (null when unknown); the task-only keys only when set.
-void write_initial_model_record(const std::filesystem::path& path, const InitialModelRecord& record);
+void write_initial_model_record(const SharedArtifacts& artifacts,
+                                const std::filesystem::path& path, const InitialModelRecord& record);
 
 }  // namespace selm

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "selm/parallel/shared_artifacts.hpp"
+
 namespace selm {
 
 // empty: the pair would hold an empty response (the model ended at once), which a preference
@@ -27,6 +29,7 @@ struct PairingCounts {
 
 // InputError naming the file and key for a malformed pairing.json.
 PairingCounts read_pairing_counts(const std::filesystem::path& path);
-void write_pairing_counts(const std::filesystem::path& path, const PairingCounts& counts);
+void write_pairing_counts(const SharedArtifacts& artifacts,
+                          const std::filesystem::path& path, const PairingCounts& counts);
 
 }  // namespace selm

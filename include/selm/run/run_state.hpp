@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "selm/parallel/shared_artifacts.hpp"
+
 namespace selm {
 
 namespace fs = std::filesystem;
@@ -28,6 +30,6 @@ struct RunState {
 // The one reader of state.json (`selm train` resuming, `selm report`): InputError naming the
 // file (and line or key) for a malformed or unsupported file.
 RunState read_run_state(const fs::path& path);
-void write_run_state(const fs::path& path, const RunState& state);
+void write_run_state(const SharedArtifacts& artifacts, const fs::path& path, const RunState& state);
 
 }  // namespace selm

@@ -10,6 +10,7 @@
 
 #include "selm/data/records.hpp"
 #include "selm/model/language_model.hpp"
+#include "selm/parallel/parallel_context.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/train/train_config.hpp"
 #include "selm/train/training_loop.hpp"
@@ -32,13 +33,19 @@ struct PreferenceData {
 PreferenceData load_preference_data(const fs::path& path, const LanguageModel& lm, const TrainConfig& train,
                                     bool needs_reference_response);
 
+struct ReferenceScoringOptions {
+  bool with_reference_response = false;  // also score y_ref (the SELM loss with alpha != 0)
+  fs::path cache_file;                   // where the scored records are stored
+  ParallelContext parallel;              // the rank that writes shared artifacts writes cache_file
+};
+
 // The records with reference log-probs under `reference` (the model as loaded, before any
-// training), read from `cache_file` when it holds them all, else computed and written there
-// atomically. Both paths return the values as stored, so that straight and resumed runs train
-// on identical numbers.
+// training), read from options.cache_file when it holds them all, else computed and written
+// there atomically. Both paths return the values as stored, so that straight and resumed runs
+// train on identical numbers.
 std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& reference, PreferenceData& data,
                                                        const TrainConfig& train, std::int64_t pad_id,
-                                                       bool with_reference_response, const fs::path& cache_file);
+                                                       const ReferenceScoringOptions& options);
 
 struct PreferenceTrainingOptions {
   fs::path output_dir;                          // train_metrics.jsonl, checkpoint/, model/
@@ -47,6 +54,7 @@ struct PreferenceTrainingOptions {
   std::int64_t stop_after_step = 0;             // see TrainingLoopOptions
   bool show_progress = true;
   LlamaForCausalLM* reference_model = nullptr;  // score every batch with it instead of cached log-probs
+  ParallelContext parallel;                     // the writing rank saves checkpoints, metrics and model/
 };
 
 // Trains lm.model in place (resuming output_dir's checkpoint) on `records`/`examples` with the

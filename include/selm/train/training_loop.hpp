@@ -35,6 +35,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include "selm/parallel/parallel_context.hpp"
 #include "selm/train/checkpoint.hpp"
 #include "selm/train/train_config.hpp"
 
@@ -79,6 +80,8 @@ struct TrainingLoopOptions {
   // changing the schedule; 0 runs to the end. For time-limited jobs that resume later.
   std::int64_t stop_after_step = 0;
   bool show_progress = true;              // progress line on stderr
+  // The rank that writes shared artifacts writes train_metrics.jsonl and the checkpoints.
+  ParallelContext parallel;
   // Called after each optimiser step, once its metrics and checkpoint (if due) are written.
   std::function<void(const StepRecord&)> on_step;
 };

@@ -1,18 +1,21 @@
 // Progress display for long work: done/total, rate, ETA and a caller-supplied status text.
 // On a terminal it redraws one line on stderr; otherwise (SLURM logs, CI) it prints a plain
-// line at most every few seconds so that log files stay readable.
+// line at most every few seconds so that log files stay readable. In a multi-process job every
+// line names its rank, and only rank 0 redraws a terminal line (the others print plain lines).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "selm/parallel/parallel_context.hpp"
+
 namespace selm {
 
 class Progress {
  public:
   // `unit` names what is counted ("prompts", "steps").
-  Progress(std::string label, std::int64_t total, std::string unit);
+  Progress(std::string label, std::int64_t total, std::string unit, const ParallelContext& parallel = {});
   ~Progress();
 
   // Adds `count` finished units; `status` is extra text such as "312 tok/s".
