@@ -104,22 +104,8 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
   }
   const std::int64_t capacity = prompt_width + max_new;
 
-  // Left padding: the prompt ends at column prompt_width - 1 in every row, so the next token of
-  // every row is read from the same position and written to the same cache slot.
-  auto host_ids = torch::full({rows, prompt_width}, kPadFeedId, torch::kLong);
-  auto host_mask = torch::zeros({rows, capacity}, torch::kLong);
-  auto ids_access = host_ids.accessor<std::int64_t, 2>();
-  auto mask_access = host_mask.accessor<std::int64_t, 2>();
-  for (std::int64_t row = 0; row < rows; ++row) {
-    const auto& prompt = prompts[batch[static_cast<std::size_t>(row)].prompt_position];
-    const auto offset = prompt_width - static_cast<std::int64_t>(prompt.size());
-    for (std::size_t i = 0; i < prompt.size(); ++i) {
-      ids_access[row][offset + static_cast<std::int64_t>(i)] = prompt[i];
-      mask_access[row][offset + static_cast<std::int64_t>(i)] = 1;
-    }
-    stats_.prompt_tokens += static_cast<std::int64_t>(prompt.size());
-  }
-
+  torch::Tensor host_ids, host_mask;
+  left_pad_prompts(prompts, batch, prompt_width, capacity, host_ids, host_mask);
   const auto device = model_->device();
   const auto input_ids = host_ids.to(device);
   auto full_mask = host_mask.to(device);  // (B, capacity); column P + s is set when step s is fed
@@ -143,18 +129,7 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
 
   auto decode_start = Clock::now();
   for (std::int64_t step = 0; step < max_new; ++step) {
-    torch::Tensor uniforms;
-    if (sampling) {
-      uniforms = torch::empty({rows}, torch::kDouble);
-      auto uniform_access = uniforms.accessor<double, 1>();
-      for (std::int64_t row = 0; row < rows; ++row) {
-        const auto& sequence = sequences[static_cast<std::size_t>(row)];
-        uniform_access[row] = counter_uniform(static_cast<std::uint64_t>(config_.seed),
-                                              static_cast<std::uint64_t>(sequence.prompt_index),
-                                              static_cast<std::uint64_t>(sequence.sample_index),
-                                              static_cast<std::uint64_t>(step));
-      }
-    }
+    const torch::Tensor uniforms = sampling ? step_uniforms(sequences, step) : torch::Tensor();
     const auto next_tokens = sample_next_tokens(logits, uniforms, settings);  // (B) on device
     step_logprobs.select(1, step).copy_(
         torch::log_softmax(logits.to(torch::kFloat), -1).gather(1, next_tokens.unsqueeze(1)).squeeze(1));
@@ -165,30 +140,7 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
       stats_.prefill_seconds += seconds_between(batch_start, decode_start);
     }
 
-    std::int64_t alive_count = 0;
-    for (std::size_t row = 0; row < batch.size(); ++row) {
-      if (!alive[row]) continue;
-      auto& sequence = sequences[row];
-      sequence.token_ids.push_back(chosen[row]);
-      if (std::find(stop_token_ids_.begin(), stop_token_ids_.end(), chosen[row]) != stop_token_ids_.end()) {
-        sequence.finish_reason = "eos";
-      } else if (check_stop_strings) {
-        const auto text = decode_(sequence.token_ids);
-        for (const auto& stop_string : config_.stop) {
-          if (text.find(stop_string) != std::string::npos) {
-            sequence.finish_reason = "stop";
-            sequence.stop_string = stop_string;
-            break;
-          }
-        }
-      }
-      if (sequence.finish_reason.empty() && static_cast<std::int64_t>(sequence.token_ids.size()) == max_new) {
-        sequence.finish_reason = "length";
-      }
-      alive[row] = sequence.finish_reason.empty();
-      alive_count += alive[row] ? 1 : 0;
-    }
-    if (alive_count == 0) break;
+    if (append_step_tokens(chosen, check_stop_strings, sequences, alive) == 0) break;
 
     auto host_alive = torch::empty({rows}, torch::kBool);
     auto* alive_flags = host_alive.data_ptr<bool>();
@@ -201,7 +153,79 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
     ++stats_.decode_steps;
   }
 
-  const auto host_logprobs = step_logprobs.to(torch::kCPU);
+  store_sequences(step_logprobs.to(torch::kCPU), batch, sequences, results);
+  stats_.decode_seconds += seconds_between(decode_start, Clock::now());
+  stats_.batches += 1;
+  stats_.sequences += rows;
+}
+
+void Generator::left_pad_prompts(const std::vector<std::vector<std::int64_t>>& prompts,
+                                 const std::vector<WorkItem>& batch, std::int64_t prompt_width, std::int64_t capacity,
+                                 torch::Tensor& host_ids, torch::Tensor& host_mask) {
+  const auto rows = static_cast<std::int64_t>(batch.size());
+  // Left padding: the prompt ends at column prompt_width - 1 in every row, so the next token of
+  // every row is read from the same position and written to the same cache slot.
+  host_ids = torch::full({rows, prompt_width}, kPadFeedId, torch::kLong);
+  host_mask = torch::zeros({rows, capacity}, torch::kLong);
+  auto ids_access = host_ids.accessor<std::int64_t, 2>();
+  auto mask_access = host_mask.accessor<std::int64_t, 2>();
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const auto& prompt = prompts[batch[static_cast<std::size_t>(row)].prompt_position];
+    const auto offset = prompt_width - static_cast<std::int64_t>(prompt.size());
+    for (std::size_t i = 0; i < prompt.size(); ++i) {
+      ids_access[row][offset + static_cast<std::int64_t>(i)] = prompt[i];
+      mask_access[row][offset + static_cast<std::int64_t>(i)] = 1;
+    }
+    stats_.prompt_tokens += static_cast<std::int64_t>(prompt.size());
+  }
+}
+
+torch::Tensor Generator::step_uniforms(const std::vector<GeneratedSequence>& sequences, std::int64_t step) const {
+  const auto rows = static_cast<std::int64_t>(sequences.size());
+  auto uniforms = torch::empty({rows}, torch::kDouble);
+  auto uniform_access = uniforms.accessor<double, 1>();
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const auto& sequence = sequences[static_cast<std::size_t>(row)];
+    uniform_access[row] = counter_uniform(static_cast<std::uint64_t>(config_.seed),
+                                          static_cast<std::uint64_t>(sequence.prompt_index),
+                                          static_cast<std::uint64_t>(sequence.sample_index),
+                                          static_cast<std::uint64_t>(step));
+  }
+  return uniforms;
+}
+
+std::int64_t Generator::append_step_tokens(const std::int64_t* chosen, bool check_stop_strings,
+                                           std::vector<GeneratedSequence>& sequences, std::vector<bool>& alive) const {
+  std::int64_t alive_count = 0;
+  for (std::size_t row = 0; row < sequences.size(); ++row) {
+    if (!alive[row]) continue;
+    auto& sequence = sequences[row];
+    sequence.token_ids.push_back(chosen[row]);
+    if (std::find(stop_token_ids_.begin(), stop_token_ids_.end(), chosen[row]) != stop_token_ids_.end()) {
+      sequence.finish_reason = "eos";
+    } else if (check_stop_strings) {
+      const auto text = decode_(sequence.token_ids);
+      for (const auto& stop_string : config_.stop) {
+        if (text.find(stop_string) != std::string::npos) {
+          sequence.finish_reason = "stop";
+          sequence.stop_string = stop_string;
+          break;
+        }
+      }
+    }
+    const auto generated = static_cast<std::int64_t>(sequence.token_ids.size());
+    if (sequence.finish_reason.empty() && generated == config_.max_new_tokens) {
+      sequence.finish_reason = "length";
+    }
+    alive[row] = sequence.finish_reason.empty();
+    alive_count += alive[row] ? 1 : 0;
+  }
+  return alive_count;
+}
+
+void Generator::store_sequences(const torch::Tensor& host_logprobs, const std::vector<WorkItem>& batch,
+                                std::vector<GeneratedSequence>& sequences,
+                                std::vector<GeneratedSequence>& results) const {
   const auto logprob_access = host_logprobs.accessor<float, 2>();
   for (std::size_t row = 0; row < batch.size(); ++row) {
     auto& sequence = sequences[row];
@@ -215,9 +239,6 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
                       static_cast<std::size_t>(batch[row].sample_index);
     results[slot] = std::move(sequence);
   }
-  stats_.decode_seconds += seconds_between(decode_start, Clock::now());
-  stats_.batches += 1;
-  stats_.sequences += rows;
 }
 
 }  // namespace selm
