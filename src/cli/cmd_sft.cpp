@@ -12,6 +12,7 @@
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/train/sft_trainer.hpp"
 #include "selm/util/error.hpp"
+#include "selm/run/run_paths.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 
@@ -19,8 +20,9 @@ namespace selm::cli {
 
 namespace {
 
-inline constexpr const char* kFinalModelDir = "model";
-inline constexpr const char* kEvalFile = "eval.json";
+// The output folder shares the run directory's file names (run/run_paths.hpp).
+inline constexpr const char* kFinalModelDir = run_files::kModelDir;
+inline constexpr const char* kEvalFile = run_files::kEval;
 
 struct SftArgs {
   ConfigArgs config;

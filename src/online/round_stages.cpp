@@ -1,7 +1,5 @@
 #include "selm/online/round_stages.hpp"
 
-#include <string_view>
-
 #include "selm/judge/judge_file.hpp"
 #include "selm/train/checkpoint.hpp"
 #include "selm/train/preference_step.hpp"
@@ -11,13 +9,6 @@
 #include "selm/util/log.hpp"
 
 namespace selm {
-
-// The trainer names the files it writes in a round folder itself; they must be the run
-// directory's names.
-static_assert(std::string_view(kTrainMetricsFile) == run_files::kTrainMetrics);
-static_assert(std::string_view(kReferenceCacheFile) == run_files::kReferenceScored);
-static_assert(std::string_view(kFinalModelDir) == run_files::kModelDir);
-static_assert(std::string_view(kCheckpointDirName) == run_files::kCheckpointDir);
 
 std::vector<GenerationRecord> run_baseline_stage(LanguageModel& initial_model, const std::vector<EvalPrompt>& prompts,
                                                  const SamplingConfig& sampling, const RunPaths& paths,

@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 
+#include "selm/run/run_paths.hpp"
+
 namespace torch::optim {
 class AdamW;
 }
@@ -30,7 +32,7 @@ namespace selm {
 namespace fs = std::filesystem;
 
 inline constexpr int kCheckpointFormatVersion = 1;
-inline constexpr const char* kCheckpointDirName = "checkpoint";
+inline constexpr const char* kCheckpointDirName = run_files::kCheckpointDir;
 inline constexpr const char* kPreviousCheckpointDirName = "checkpoint.prev";
 inline constexpr const char* kCheckpointModelDir = "model";
 inline constexpr const char* kCheckpointOptimizerFile = "optimizer.pt";

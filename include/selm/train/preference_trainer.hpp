@@ -21,8 +21,8 @@ namespace fs = std::filesystem;
 
 // Records with reference log-probs, in the output directory: a resumed run reads them instead
 // of scoring the pairs with the reference again.
-inline constexpr const char* kReferenceCacheFile = "preferences_with_reference.jsonl";
-inline constexpr const char* kFinalModelDir = "model";
+inline constexpr const char* kReferenceCacheFile = run_files::kReferenceScored;
+inline constexpr const char* kFinalModelDir = run_files::kModelDir;
 
 // The records of `path`, validated as a whole (InputError naming FILE:LINE), tokenised for
 // `lm`. With `needs_reference_response`, a record without y_ref is an InputError.

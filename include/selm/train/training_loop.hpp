@@ -36,6 +36,7 @@
 #include <torch/types.h>
 
 #include "selm/parallel/parallel_context.hpp"
+#include "selm/run/run_paths.hpp"
 #include "selm/train/checkpoint.hpp"
 #include "selm/train/train_config.hpp"
 
@@ -43,7 +44,8 @@ namespace selm {
 
 namespace fs = std::filesystem;
 
-inline constexpr const char* kTrainMetricsFile = "train_metrics.jsonl";
+// The trainer writes into a round folder of a run directory too: names from run/run_paths.hpp.
+inline constexpr const char* kTrainMetricsFile = run_files::kTrainMetrics;
 
 // What the step function returns for one micro-batch.
 struct StepOutput {
