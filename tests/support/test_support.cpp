@@ -9,6 +9,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+
+#include "selm/util/error.hpp"
+
 namespace selm::test {
 
 TempDir::TempDir() {
@@ -83,6 +87,16 @@ std::string make_tiny_model(const fs::path& dir, unsigned corpus_seed, int init_
   auto init = run_selm({"init", "-c", (dir / "model.yaml").string(), "--tokenizer",
                         (dir / "tokenizer" / "tokenizer.model").string(), "--out", (dir / "model").string()});
   return init.exit_code == 0 ? "" : init.output;
+}
+
+std::string input_error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an InputError";
+  return "";
 }
 
 std::string synthetic_corpus(int sentences, unsigned seed) {

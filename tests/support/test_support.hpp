@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ std::string read_text(const fs::path& path);
 // with the given init seed and initializer_range. Returns "" on success, else the failing
 // command's output.
 std::string make_tiny_model(const fs::path& dir, unsigned corpus_seed, int init_seed, double initializer_range);
+
+// The message of the InputError that `fn` throws; a test failure (and "") when it throws none.
+std::string input_error_of(const std::function<void()>& fn);
 
 // Directory of the committed fixtures (tests/data).
 fs::path test_data_dir();

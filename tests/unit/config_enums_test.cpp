@@ -11,18 +11,9 @@
 namespace selm {
 namespace {
 
+using test::input_error_of;
 using test::TempDir;
 using test::write_text;
-
-std::string input_error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
 
 TEST(ConfigEnums, NamesTablesGiveNamesValuesAndChoices) {
   EXPECT_EQ(enum_name(PreferenceLossType::hinge), "hinge");

@@ -15,18 +15,9 @@
 namespace selm {
 namespace {
 
+using test::input_error_of;
 using test::TempDir;
 using test::write_text;
-
-std::string input_error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
 
 // How the string form's list entered a config's fingerprint before the mapping form existed: the
 // dumped list of strings, loaded and written again in flow style.
