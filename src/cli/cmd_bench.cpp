@@ -209,10 +209,7 @@ void run_bench_train(const BenchTrainArgs& args) {
   TrainConfig train_config;
   train_config.learning_rate = 1e-5;
   const auto optimizer = make_adamw(*model, train_config);
-  std::vector<torch::Tensor> trainable;
-  for (const auto& parameter : model->parameters()) {
-    if (parameter.requires_grad()) trainable.push_back(parameter);
-  }
+  const std::vector<torch::Tensor> trainable = trainable_parameters(*model);
 
   const std::int64_t batch = args.batch;
   const std::int64_t length = args.sequence_length;

@@ -43,8 +43,7 @@ void run_generate(const GenerateArgs& args) {
   // Resume: prompts whose samples are all in the output already are skipped; sampling depends
   // only on (seed, prompt index, sample index), so the completed file equals an uninterrupted one.
   const ChatFormatter& formatter = *lm.formatter;
-  Generator generator(lm.model, sampling, formatter.stop_ids(),
-                      [&formatter](const std::vector<std::int64_t>& ids) { return formatter.decode_response(ids); });
+  Generator generator = response_generator(lm, sampling);
   const GenerationFileResult result =
       generate_to_file(generator, formatter, prompt_ids, prompt_values, args.out,
                        GenerationFileOptions{!args.overwrite, "generate", 0, ParallelContext{}});

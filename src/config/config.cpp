@@ -407,52 +407,44 @@ std::string round_overrides_fingerprint_text(const std::vector<OverrideList>& ro
   return flow_text(list);
 }
 
-// Collects "section.key" -> value text (flow YAML) of the fields that change results.
-class ResultDecidingCollector {
+// Walks every field of a config with its dotted key ("train.alpha"), calling
+// visit(key, value, role) for each: one traversal for the derived key lists below.
+template <class Visit>
+class KeyedFieldWalker {
  public:
-  ResultDecidingCollector(std::string prefix, std::map<std::string, std::string>& out)
-      : prefix_(std::move(prefix)), out_(out) {}
+  KeyedFieldWalker(std::string prefix, Visit& visit) : prefix_(std::move(prefix)), visit_(visit) {}
 
   template <class T>
   void field(const char* name, T& value, const char*, FieldRole role = {}) {
-    if (!role.changes_results) return;
-    if constexpr (is_round_overrides_v<T>) {
-      out_[prefix_ + name] = round_overrides_fingerprint_text(value);
-    } else {
-      out_[prefix_ + name] = flow_text(YAML::Load(value_text(value)));
-    }
+    visit_(prefix_ + name, value, role);
   }
 
   template <class Section>
   void section(const char* name, Section& value, const char*) {
-    ResultDecidingCollector nested(prefix_ + name + ".", out_);
+    KeyedFieldWalker nested(prefix_ + name + ".", visit_);
     value.visit_fields(nested);
   }
 
  private:
   std::string prefix_;
-  std::map<std::string, std::string>& out_;
+  Visit& visit_;
 };
 
-class PerRunKeyCollector {
- public:
-  PerRunKeyCollector(std::string prefix, std::set<std::string>& out) : prefix_(std::move(prefix)), out_(out) {}
+template <class Visit>
+void walk_keyed_fields(Config& config, Visit visit) {
+  KeyedFieldWalker<Visit> walker("", visit);
+  config.visit_fields(walker);
+}
 
-  template <class T>
-  void field(const char* name, T&, const char*, FieldRole role = {}) {
-    if (role.per_run) out_.insert(prefix_ + name);
-  }
-
-  template <class Section>
-  void section(const char* name, Section& value, const char*) {
-    PerRunKeyCollector nested(prefix_ + name + ".", out_);
-    value.visit_fields(nested);
-  }
-
- private:
-  std::string prefix_;
-  std::set<std::string>& out_;
-};
+// The keys of the fields whose role passes `selected`, from a default config.
+std::set<std::string> keys_where(bool (*selected)(const FieldRole&)) {
+  std::set<std::string> keys;
+  Config defaults;
+  walk_keyed_fields(defaults, [&](const std::string& key, auto&, const FieldRole& role) {
+    if (selected(role)) keys.insert(key);
+  });
+  return keys;
+}
 
 void apply_node(Config& config, const YAML::Node& root, const Source& source, KeyOrigins* origins) {
   if (!root.IsDefined() || root.IsNull()) return;  // an empty file changes nothing
@@ -563,19 +555,24 @@ std::string config_reference_markdown() {
 std::map<std::string, std::string> result_deciding_values(const Config& config) {
   Config copy = config;  // visit_fields takes its struct by non-const reference
   std::map<std::string, std::string> values;
-  ResultDecidingCollector collector("", values);
-  copy.visit_fields(collector);
+  walk_keyed_fields(copy, [&values](const std::string& key, auto& value, const FieldRole& role) {
+    if (!role.changes_results) return;
+    if constexpr (is_round_overrides_v<std::decay_t<decltype(value)>>) {
+      values[key] = round_overrides_fingerprint_text(value);
+    } else {
+      values[key] = flow_text(YAML::Load(value_text(value)));
+    }
+  });
   return values;
 }
 
 const std::set<std::string>& per_run_keys() {
-  static const std::set<std::string> keys = [] {
-    std::set<std::string> collected;
-    Config defaults;
-    PerRunKeyCollector collector("", collected);
-    defaults.visit_fields(collector);
-    return collected;
-  }();
+  static const std::set<std::string> keys = keys_where([](const FieldRole& role) { return role.per_run; });
+  return keys;
+}
+
+const std::set<std::string>& config_keys() {
+  static const std::set<std::string> keys = keys_where([](const FieldRole&) { return true; });
   return keys;
 }
 

@@ -210,8 +210,7 @@ std::vector<GenerationRecord> generate_prompts_to_file(LanguageModel& lm, const 
                                                        const SamplingConfig& sampling, const std::filesystem::path& out,
                                                        const GenerationFileOptions& options) {
   const ChatFormatter& formatter = *lm.formatter;
-  Generator generator(lm.model, sampling, formatter.stop_ids(),
-                      [&formatter](const std::vector<std::int64_t>& ids) { return formatter.decode_response(ids); });
+  Generator generator = response_generator(lm, sampling);
   std::vector<std::vector<std::int64_t>> ids;
   std::vector<nlohmann::json> values;
   for (const auto& prompt : prompts) {

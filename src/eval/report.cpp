@@ -163,7 +163,7 @@ void read_round_dir(const RoundPaths& paths, RoundSummary& round, std::string& j
       judge_id = optional_string(*judge, "id", where);
     }
   }
-  const fs::path in_progress = paths.dir / run_files::kTrainInProgressDir / run_files::kTrainMetrics;
+  const fs::path in_progress = paths.train_metrics_in_progress();
   if (fs::exists(paths.train_metrics())) {
     round.train_steps = read_train_metrics(paths.train_metrics(), false);
   } else if (fs::exists(in_progress)) {  // training in progress

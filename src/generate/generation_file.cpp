@@ -23,6 +23,12 @@ std::string response_text(const ChatFormatter& formatter, const GeneratedSequenc
   return text;
 }
 
+Generator response_generator(LanguageModel& lm, const SamplingConfig& sampling) {
+  const ChatFormatter& formatter = *lm.formatter;
+  return Generator(lm.model, sampling, formatter.stop_ids(),
+                   [&formatter](const std::vector<std::int64_t>& ids) { return formatter.decode_response(ids); });
+}
+
 GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter& formatter,
                                       const std::vector<std::vector<std::int64_t>>& prompt_ids,
                                       const std::vector<nlohmann::json>& prompt_values, const fs::path& out,

@@ -38,8 +38,7 @@ std::vector<GenerationRecord> run_generate_stage(LanguageModel& start_model, con
                                                  const SharedArtifacts& artifacts) {
   sampling.num_samples = samples;
   const ChatFormatter& formatter = *start_model.formatter;
-  Generator generator(start_model.model, sampling, formatter.stop_ids(),
-                      [&formatter](const std::vector<std::int64_t>& ids) { return formatter.decode_response(ids); });
+  Generator generator = response_generator(start_model, sampling);
   std::vector<std::vector<std::int64_t>> ids;
   std::vector<nlohmann::json> values;
   for (const auto& prompt : prompts) {

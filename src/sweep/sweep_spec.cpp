@@ -18,39 +18,6 @@ namespace selm {
 
 namespace {
 
-// Collects every field key of the config ("train.alpha"), so that grid keys are checked against
-// the config's own field list instead of a copy of it.
-class ConfigKeyCollector {
- public:
-  ConfigKeyCollector(std::string prefix, std::set<std::string>& keys) : prefix_(std::move(prefix)), keys_(keys) {}
-
-  template <class T>
-  void field(const char* name, T&, const char*, FieldRole = {}) {
-    keys_.insert(prefix_ + name);
-  }
-
-  template <class Section>
-  void section(const char* name, Section& value, const char*) {
-    ConfigKeyCollector nested(prefix_ + name + ".", keys_);
-    value.visit_fields(nested);
-  }
-
- private:
-  std::string prefix_;
-  std::set<std::string>& keys_;
-};
-
-const std::set<std::string>& config_keys() {
-  static const std::set<std::string> keys = [] {
-    std::set<std::string> collected;
-    Config defaults;
-    ConfigKeyCollector collector("", collected);
-    defaults.visit_fields(collector);
-    return collected;
-  }();
-  return keys;
-}
-
 std::size_t line_of(const YAML::Node& node) {
   const int line = node.Mark().line;
   return line >= 0 ? static_cast<std::size_t>(line) + 1 : 0;

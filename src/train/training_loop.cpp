@@ -107,14 +107,6 @@ void check_loop_inputs(const TrainConfig& config, const TrainingLoopOptions& opt
   if (config.save_every < 0) throw InputError("key 'save_every': must be 0 (only at the end) or positive");
 }
 
-std::vector<torch::Tensor> trainable_parameters(torch::nn::Module& model) {
-  std::vector<torch::Tensor> parameters;
-  for (const auto& parameter : model.parameters()) {
-    if (parameter.requires_grad()) parameters.push_back(parameter);
-  }
-  return parameters;
-}
-
 // The state of a run that starts at step 0, holding what a checkpoint must match to resume it.
 TrainerState fresh_state(const TrainingPlan& plan, const TrainConfig& config, std::int64_t num_examples) {
   TrainerState fresh;
@@ -303,6 +295,14 @@ class MetricsWindow {
 };
 
 }  // namespace
+
+std::vector<torch::Tensor> trainable_parameters(torch::nn::Module& model) {
+  std::vector<torch::Tensor> parameters;
+  for (const auto& parameter : model.parameters()) {
+    if (parameter.requires_grad()) parameters.push_back(parameter);
+  }
+  return parameters;
+}
 
 TrainingPlan plan_training(std::int64_t num_examples, const TrainConfig& config) {
   if (num_examples < 1) throw InputError("training set: no examples to train on");

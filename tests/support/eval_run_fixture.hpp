@@ -113,7 +113,7 @@ inline void write_sample_run(const fs::path& dir) {
     }
     write_jsonl(run.round(round).train_metrics(), steps);
   }
-  write_text(run.round_dir(3) / run_files::kTrainInProgressDir / run_files::kTrainMetrics,
+  write_text(run.round(3).train_metrics_in_progress(),
              "{\"step\": 1, \"loss\": 0.45, \"rewards/accuracies\": 0.6, \"rewards/margins\": 0.1}\n"
              "{\"step\": 2, \"loss\": 0.4, \"rewards/accuracies\": 0.7, \"rewards/margins\": 0.12}\n"
              "{\"step\": 3, \"lo");

@@ -128,4 +128,7 @@ std::map<std::string, std::string> result_deciding_values(const Config& config);
 // (FieldRole::per_run): runs that differ only in them belong to one experiment.
 const std::set<std::string>& per_run_keys();
 
+// Every key of the config ("train.alpha"), from the field declarations themselves.
+const std::set<std::string>& config_keys();
+
 }  // namespace selm

@@ -61,6 +61,10 @@ struct RoundPaths {
   fs::path pairing() const { return dir / run_files::kPairing; }
   fs::path reference_scored() const { return dir / run_files::kReferenceScored; }
   fs::path train_metrics() const { return dir / run_files::kTrainMetrics; }
+  // Where an older layout kept the metrics of a round still in training.
+  fs::path train_metrics_in_progress() const {
+    return dir / run_files::kTrainInProgressDir / run_files::kTrainMetrics;
+  }
   fs::path checkpoint() const { return dir / run_files::kCheckpointDir; }
   fs::path model() const { return dir / run_files::kModelDir; }
   fs::path eval_generations() const { return dir / run_files::kEvalGenerations; }

@@ -116,6 +116,10 @@ TrainingPlan plan_training(std::int64_t num_examples, const TrainConfig& config)
 std::vector<std::int64_t> micro_batch_examples(std::int64_t num_examples, const TrainConfig& config,
                                                std::int64_t epoch, std::int64_t micro_batch);
 
+// The parameters that get gradients (requires_grad), in the module's order: what the loop's
+// optimiser steps and clips.
+std::vector<torch::Tensor> trainable_parameters(torch::nn::Module& model);
+
 // What one optimiser step did.
 struct OptimizerStepResult {
   double grad_norm = 0.0;                 // global L2 norm of the gradient before clipping
