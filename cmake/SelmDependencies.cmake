@@ -42,3 +42,23 @@ else()
       INTERFACE_LINK_LIBRARIES "OpenSSL::SSL;OpenSSL::Crypto")
   endif()
 endif()
+
+# Which OpenBLAS serves LibTorch's matmul. Debian's libtorch_cpu needs `libblas.so.3`, which the
+# alternatives system points at the pthreads build of OpenBLAS by default. That build keeps its own
+# thread pool beside LibTorch's OpenMP pool; both spin on every core, and on a small machine they
+# fight (decoding 3x, training 2x slower than with one thread). OpenBLAS's OpenMP build instead
+# runs on LibTorch's own OpenMP threads (and runs serially inside ATen's parallel regions), so
+# the executables load it first: an RPATH (DT_RPATH, which unlike DT_RUNPATH also applies to the
+# libraries that libtorch_cpu loads) names its directory. SELM_BLAS_DIR= (empty) turns this off;
+# util/cpu_threads.cpp reports which build was loaded and copes with the pthreads one.
+set(SELM_BLAS_DIR_DEFAULT "")
+if(CMAKE_LIBRARY_ARCHITECTURE AND EXISTS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp/libblas.so.3)
+  set(SELM_BLAS_DIR_DEFAULT /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp)
+endif()
+set(SELM_BLAS_DIR "${SELM_BLAS_DIR_DEFAULT}" CACHE PATH
+    "Directory whose libblas.so.3 and liblapack.so.3 the executables load first (empty: the system's)")
+if(SELM_BLAS_DIR)
+  message(STATUS "selm: BLAS from ${SELM_BLAS_DIR}")
+else()
+  message(STATUS "selm: BLAS from the system's libblas.so.3 (install libopenblas0-openmp for the shared thread pool)")
+endif()

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake g++ git pkg-config python3
   libtorch-dev            # LibTorch 1.13 (CPU)
-  libopenblas0-pthread    # fast BLAS for LibTorch's CPU matmul (~20x over reference BLAS)
+  libopenblas0-openmp     # fast BLAS for LibTorch's CPU matmul (~20x over reference BLAS), on LibTorch's OpenMP threads
   libgloo-dev             # needed by the c10d headers (data parallelism)
   libsentencepiece-dev sentencepiece  # tokenizer library and its reference command-line tools
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
@@ -43,9 +43,9 @@ else
   "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# LibTorch calls the system BLAS through Debian's alternatives: make sure OpenBLAS serves it.
-blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
-case "$blas" in
-  *openblas*) ;;
-  *) echo "setup.sh: warning: libblas.so.3 resolves to '${blas:-nothing}', not OpenBLAS; CPU matmul will be slow" >&2 ;;
-esac
+# LibTorch calls BLAS through libblas.so.3. selm's executables load OpenBLAS's OpenMP build from its
+# own directory (cmake/SelmDependencies.cmake), whatever the alternatives system points at.
+arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+if [ ! -e "/usr/lib/$arch/openblas-openmp/libblas.so.3" ]; then
+  echo "setup.sh: warning: /usr/lib/$arch/openblas-openmp/libblas.so.3 is missing; CPU matmul will be slow" >&2
+fi

@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <iostream>
 #include <optional>
-#include <thread>
-
-#include <torch/torch.h>
 
 #include "commands.hpp"
+#include "selm/util/cpu_threads.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/log.hpp"
 
@@ -53,12 +51,6 @@ void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required) 
                      "Config overrides as key.path=value (beat the files), e.g. generate.top_p=0.9");
 }
 
-void set_torch_threads(std::int64_t requested) {
-  // 0 means every core: left alone, this build's OpenMP runtime may start with a single thread.
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(requested > 0 ? static_cast<int>(requested) : cores);
-}
-
 ParallelContext process_parallel_context() {
   const ParallelContext parallel;
   parallel.validate();
@@ -69,7 +61,7 @@ ParallelContext process_parallel_context() {
 Config resolve_config(const ConfigArgs& args) {
   Config config = load_config(args.files, args.overrides);
   log::set_level(command_line_log_level.value_or(log_level_from_config(config.run.log_level)));
-  set_torch_threads(config.run.threads);
+  configure_cpu_threads(config.run.threads);
   return config;
 }
 

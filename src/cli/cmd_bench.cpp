@@ -16,12 +16,23 @@
 #include "selm/train/preference_step.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/train/training_loop.hpp"
+#include "selm/util/cpu_threads.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/system.hpp"
 
 namespace selm::cli {
 
 namespace {
+
+// Both CPU thread pools as this run used them (util/cpu_threads.hpp explains the rule).
+nlohmann::json thread_pools_json(const CpuThreadPools& pools) {
+  return {{"cores", pools.cores},
+          {"torch_threads", pools.torch_threads},
+          {"torch_interop_threads", pools.torch_interop_threads},
+          {"blas", blas_threading_name(pools.blas)},
+          {"blas_threads", pools.blas_threads},
+          {"blas_config", pools.blas_config}};
+}
 
 struct BenchGenerateArgs {
   std::string model;
@@ -40,7 +51,7 @@ void run_bench_generate(const BenchGenerateArgs& args) {
   if (args.batch < 1 || args.prompt_length < 1 || args.new_tokens < 1 || args.repeats < 1) {
     throw InputError("--batch, --prompt-len, --new-tokens and --repeats must be positive");
   }
-  set_torch_threads(args.threads);
+  const CpuThreadPools pools = configure_cpu_threads(args.threads);
   const Placement placement = parse_placement(args.device, args.dtype, "--device", "--dtype");
   LlamaForCausalLM model = load_llama(args.model, placement);
   const LlamaConfig& config = model->config();
@@ -77,6 +88,7 @@ void run_bench_generate(const BenchGenerateArgs& args) {
       {"device", args.device},
       {"dtype", args.dtype},
       {"threads", torch::get_num_threads()},
+      {"thread_pools", thread_pools_json(pools)},
       {"batch", args.batch},
       {"prompt_len", args.prompt_length},
       {"new_tokens", args.new_tokens},
@@ -197,7 +209,7 @@ void run_bench_train(const BenchTrainArgs& args) {
     throw InputError("--batch, --steps and --gemm-size must be positive and --warmup non-negative");
   }
   if (args.sequence_length < 2) throw InputError("--seq must be at least 2 (a prompt and a response token)");
-  set_torch_threads(args.threads);
+  const CpuThreadPools pools = configure_cpu_threads(args.threads);
   PreferenceLossOptions loss_options;
   loss_options.type = parse_enum<PreferenceLossType>(args.loss, "--loss");
   const Placement placement = parse_placement(args.device, "float32", "--device", "--dtype");
@@ -256,6 +268,7 @@ void run_bench_train(const BenchTrainArgs& args) {
       {"parameters", parameters},
       {"device", args.device},
       {"threads", torch::get_num_threads()},
+      {"thread_pools", thread_pools_json(pools)},
       {"loss", enum_name(loss_options.type)},
       {"batch", batch},
       {"seq", length},
@@ -351,6 +364,7 @@ void run_bench_judge(const BenchJudgeArgs& args) {
       {"words_per_response", args.words},
       {"batch_size", batch_size},
       {"threads", torch::get_num_threads()},
+      {"thread_pools", thread_pools_json(cpu_thread_pools())},
       {"build_seconds", build_seconds},
       {"total_seconds", seconds},
       {"judgments_per_second", judgments / seconds},

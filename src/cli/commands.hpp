@@ -22,8 +22,6 @@ struct ConfigArgs {
   std::vector<std::string> overrides;
 };
 void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required);
-// LibTorch's CPU threads: `requested`, or every core when it is 0.
-void set_torch_threads(std::int64_t requested);
 // load_config + applying run.threads and run.log_level to the process.
 Config resolve_config(const ConfigArgs& args);
 
