@@ -2,9 +2,11 @@
 #include <chrono>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include "commands.hpp"
@@ -19,6 +21,7 @@
 #include "selm/util/cpu_threads.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/system.hpp"
+#include "selm/util/tensor_memory.hpp"
 
 namespace selm::cli {
 
@@ -34,6 +37,30 @@ nlohmann::json thread_pools_json(const CpuThreadPools& pools) {
           {"blas_config", pools.blas_config}};
 }
 
+constexpr double kMiB = 1024.0 * 1024.0;
+
+std::int64_t tensor_bytes(const torch::Tensor& tensor) {
+  return tensor.defined() ? tensor.numel() * static_cast<std::int64_t>(tensor.element_size()) : 0;
+}
+
+// The machine's memory read bandwidth as this process sees it: the best of a few sums of a
+// buffer eight times the size of a large L3 cache, with the current threads, in bytes/s.
+double measure_read_bandwidth(const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const std::int64_t floats = 64 * 1024 * 1024;  // 256 MiB
+  const torch::Tensor buffer = torch::ones({floats}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  torch::Tensor total = buffer.sum();  // warm-up: pages touched, threads started
+  double best_seconds = 0;
+  for (int repeat = 0; repeat < 5; ++repeat) {
+    const auto start = std::chrono::steady_clock::now();
+    total = buffer.sum();
+    if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (repeat == 0 || seconds < best_seconds) best_seconds = seconds;
+  }
+  return static_cast<double>(tensor_bytes(buffer)) / best_seconds;
+}
+
 struct BenchGenerateArgs {
   std::string model;
   std::int64_t batch = 1;
@@ -43,6 +70,7 @@ struct BenchGenerateArgs {
   std::string device = "cpu";
   std::string dtype = "float32";
   std::int64_t threads = 0;
+  std::string profile;  // chrome-trace file of the last timed run, "" = none
 };
 
 // Greedy decoding of random prompts with no stop token, so every row decodes exactly
@@ -73,12 +101,29 @@ void run_bench_generate(const BenchGenerateArgs& args) {
   generator.generate(prompts);  // warm-up: allocator, thread pool, caches
   GenerationStats best;
   for (std::int64_t repeat = 0; repeat < args.repeats; ++repeat) {
+    std::optional<torch::autograd::profiler::RecordProfile> profiler;
+    if (!args.profile.empty() && repeat + 1 == args.repeats) profiler.emplace(args.profile);
     generator.generate(prompts);
     if (repeat == 0 || generator.stats().total_seconds < best.total_seconds) best = generator.stats();
   }
-  std::int64_t parameters = 0;
-  for (const auto& parameter : model->parameters()) parameters += parameter.numel();
+  std::int64_t parameters = 0, parameter_bytes = 0;
+  for (const auto& parameter : model->parameters()) {
+    parameters += parameter.numel();
+    parameter_bytes += tensor_bytes(parameter);
+  }
   const double decode_steps = static_cast<double>(std::max<std::int64_t>(1, best.decode_steps));
+  // What one decode step must read from memory at least: every weight but the embedding table,
+  // of which it reads one row per sequence (unless the output projection is tied to it), and the
+  // key/value cache of every layer at the mean length of the decode steps.
+  const std::int64_t embedding_bytes = tensor_bytes(model->model->embed_tokens->weight);
+  const double weight_bytes = static_cast<double>(parameter_bytes - (config.tie_word_embeddings ? 0 : embedding_bytes));
+  const double mean_cache_length = static_cast<double>(args.prompt_length) + decode_steps / 2.0;
+  const double cache_bytes = 2.0 * static_cast<double>(config.num_hidden_layers * config.num_key_value_heads *
+                                                       config.resolved_head_dim() * args.batch) *
+                             mean_cache_length * static_cast<double>(model->model->embed_tokens->weight.element_size());
+  const double bandwidth = measure_read_bandwidth(placement.device);
+  const double bound_ms = 1000.0 * (weight_bytes + cache_bytes) / bandwidth;
+  const double ms_per_step = 1000.0 * best.decode_seconds / decode_steps;
   // Decode steps produce one token per row; the first token of each row comes from prefill.
   const double decode_tokens = decode_steps * static_cast<double>(args.batch);
   nlohmann::json result = {
@@ -95,7 +140,11 @@ void run_bench_generate(const BenchGenerateArgs& args) {
       {"generated_tokens", best.generated_tokens},
       {"tokens_per_second", static_cast<double>(best.generated_tokens) / best.total_seconds},
       {"decode_tokens_per_second", decode_tokens / best.decode_seconds},
-      {"ms_per_decode_step", 1000.0 * best.decode_seconds / decode_steps},
+      {"ms_per_decode_step", ms_per_step},
+      {"bytes_read_per_decode_step", weight_bytes + cache_bytes},
+      {"memory_read_bandwidth_gb_per_s", bandwidth / 1e9},
+      {"bandwidth_bound_ms_per_decode_step", bound_ms},
+      {"bandwidth_bound_fraction", bound_ms / ms_per_step},
       {"prefill_ms", 1000.0 * best.prefill_seconds},
       {"total_seconds", best.total_seconds},
       {"peak_rss_mb", static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0)},
@@ -114,6 +163,7 @@ struct BenchTrainArgs {
   std::string device = "cpu";
   std::int64_t threads = 0;
   std::int64_t gemm_size = 2048;
+  std::string profile;  // chrome-trace file of the timed steps, "" = none
 };
 
 using BenchClock = std::chrono::steady_clock;
@@ -210,6 +260,7 @@ void run_bench_train(const BenchTrainArgs& args) {
   }
   if (args.sequence_length < 2) throw InputError("--seq must be at least 2 (a prompt and a response token)");
   const CpuThreadPools pools = configure_cpu_threads(args.threads);
+  install_counting_cpu_allocator();
   PreferenceLossOptions loss_options;
   loss_options.type = parse_enum<PreferenceLossType>(args.loss, "--loss");
   const Placement placement = parse_placement(args.device, "float32", "--device", "--dtype");
@@ -244,13 +295,43 @@ void run_bench_train(const BenchTrainArgs& args) {
   optimizer->zero_grad();
   for (std::int64_t warmup = 0; warmup < args.warmup_steps; ++warmup) train_step();
   synchronize(placement.device);
+  // Between steps the tensors held are the weights, their gradients, the optimiser's moments and
+  // the benchmark's data; the peak of a step above that level is its activations and temporaries.
+  const TensorMemory at_rest = cpu_tensor_memory();
+  reset_peak_cpu_tensor_memory();
   const auto start = BenchClock::now();
-  for (std::int64_t timed = 0; timed < args.steps; ++timed) train_step();
-  synchronize(placement.device);
+  {
+    // The autograd profiler records every op (forward and backward) of the timed steps.
+    std::optional<torch::autograd::profiler::RecordProfile> profiler;
+    if (!args.profile.empty()) profiler.emplace(args.profile);
+    for (std::int64_t timed = 0; timed < args.steps; ++timed) train_step();
+    synchronize(placement.device);
+  }
   const double seconds_per_step = seconds_between(start, BenchClock::now()) / static_cast<double>(args.steps);
 
-  std::int64_t parameters = 0;
-  for (const auto& parameter : model->parameters()) parameters += parameter.numel();
+  const TensorMemory after_steps = cpu_tensor_memory();
+  std::int64_t parameters = 0, weight_bytes = 0, gradient_bytes = 0, optimizer_bytes = 0;
+  for (const auto& parameter : model->parameters()) {
+    parameters += parameter.numel();
+    weight_bytes += tensor_bytes(parameter);
+    gradient_bytes += tensor_bytes(parameter.grad());
+  }
+  for (const auto& [key, state] : optimizer->state()) {
+    const auto& moments = static_cast<const torch::optim::AdamWParamState&>(*state);
+    optimizer_bytes += tensor_bytes(moments.exp_avg()) + tensor_bytes(moments.exp_avg_sq()) +
+                       tensor_bytes(moments.max_exp_avg_sq());
+  }
+  const nlohmann::json memory = {
+      {"weights_mb", static_cast<double>(weight_bytes) / kMiB},
+      {"gradients_mb", static_cast<double>(gradient_bytes) / kMiB},
+      {"optimizer_mb", static_cast<double>(optimizer_bytes) / kMiB},
+      {"other_tensors_at_rest_mb",
+       static_cast<double>(at_rest.current_bytes - weight_bytes - gradient_bytes - optimizer_bytes) / kMiB},
+      {"activations_peak_mb", static_cast<double>(after_steps.peak_bytes - at_rest.current_bytes) / kMiB},
+      {"tensors_peak_mb", static_cast<double>(after_steps.peak_bytes) / kMiB},
+      {"rss_peak_mb", static_cast<double>(peak_rss_bytes()) / kMiB},
+      {"rss_beyond_tensors_mb", static_cast<double>(peak_rss_bytes() - after_steps.peak_bytes) / kMiB},
+  };
   const std::int64_t embedding_parameters = config.vocab_size * config.hidden_size;
   const std::int64_t head_parameters = embedding_parameters;  // lm_head or the tied embedding
   const std::int64_t body_parameters = parameters - embedding_parameters - (config.tie_word_embeddings ? 0 : head_parameters);
@@ -285,6 +366,7 @@ void run_bench_train(const BenchTrainArgs& args) {
       {"gemm_gflops", gemm_flops / 1e9},
       {"mfu", achieved_flops / gemm_flops},
       {"last_loss", last_loss},
+      {"memory", memory},
       {"peak_rss_mb", static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0)},
   };
   std::cout << result.dump(2) << "\n";
@@ -396,6 +478,9 @@ void register_bench_command(CLI::App& app) {
   generate->add_option("--device", args->device, "cpu, cuda or cuda:N")->capture_default_str();
   generate->add_option("--dtype", args->dtype, "float32, bfloat16 or float16")->capture_default_str();
   generate->add_option("--threads", args->threads, "CPU threads; 0 = every core")->capture_default_str();
+  generate->add_option("--profile", args->profile,
+                       "Write the autograd profiler's trace of the last timed run here (chrome://tracing JSON; "
+                       "scripts/dev/profile_summary.py tabulates it)");
   generate->callback([args] { run_bench_generate(*args); });
 
   auto* train = bench->add_subcommand(
@@ -410,6 +495,9 @@ void register_bench_command(CLI::App& app) {
   train->add_option("--loss", train_args->loss, "selm, dpo, ipo or hinge")->capture_default_str();
   train->add_option("--device", train_args->device, "cpu, cuda or cuda:N")->capture_default_str();
   train->add_option("--threads", train_args->threads, "CPU threads; 0 = every core")->capture_default_str();
+  train->add_option("--profile", train_args->profile,
+                    "Write the autograd profiler's trace of the timed steps here (chrome://tracing JSON; "
+                    "scripts/dev/profile_summary.py tabulates it)");
   train->add_option("--gemm-size", train_args->gemm_size, "n of the n x n x n fp32 matmul that measures the peak")
       ->capture_default_str();
   train->footer("mfu = model FLOPs per second / gemm_gflops, both measured in this run on the same device and\n"

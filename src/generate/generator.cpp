@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 
 #include <c10/core/InferenceMode.h>
 
@@ -118,42 +119,74 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
   const SamplerSettings settings{config_.temperature, config_.top_k, config_.top_p};
   const bool sampling = config_.temperature > 0.0;
   const bool check_stop_strings = decode_ && !config_.stop.empty();
-  auto step_logprobs = torch::zeros({rows, max_new}, torch::TensorOptions().dtype(torch::kFloat).device(device));
   std::vector<GeneratedSequence> sequences(batch.size());
-  std::vector<bool> alive(batch.size(), true);
   for (std::size_t row = 0; row < batch.size(); ++row) {
     sequences[row].prompt_index = prompt_indices[batch[row].prompt_position];
     sequences[row].sample_index = batch[row].sample_index;
     sequences[row].prompt_tokens = static_cast<std::int64_t>(prompts[batch[row].prompt_position].size());
+    sequences[row].token_ids.reserve(static_cast<std::size_t>(max_new));
+    sequences[row].token_logprobs.reserve(static_cast<std::size_t>(max_new));
   }
+  // The tensors' rows are slots; slot_rows[slot] is the batch row (sequence) a slot decodes.
+  // Finished rows stay in their slots, fed a pad that their mask hides, until enough of them
+  // have finished to make compacting the cache worth its copy; then only live rows remain.
+  std::vector<std::size_t> slot_rows(batch.size());
+  std::iota(slot_rows.begin(), slot_rows.end(), std::size_t{0});
+  std::vector<bool> slot_alive(batch.size(), true);
 
   auto decode_start = Clock::now();
   for (std::int64_t step = 0; step < max_new; ++step) {
-    const torch::Tensor uniforms = sampling ? step_uniforms(sequences, step) : torch::Tensor();
-    const auto next_tokens = sample_next_tokens(logits, uniforms, settings);  // (B) on device
-    step_logprobs.select(1, step).copy_(
-        torch::log_softmax(logits.to(torch::kFloat), -1).gather(1, next_tokens.unsqueeze(1)).squeeze(1));
+    const torch::Tensor uniforms = sampling ? step_uniforms(sequences, slot_rows, step) : torch::Tensor();
+    const auto next_tokens = sample_next_tokens(logits, uniforms, settings);  // (slots) on device
+    const auto next_logprobs =
+        torch::log_softmax(logits.to(torch::kFloat), -1).gather(1, next_tokens.unsqueeze(1)).squeeze(1);  // (slots)
     const auto host_tokens = next_tokens.to(torch::kCPU);
-    const auto* chosen = host_tokens.data_ptr<std::int64_t>();
+    const auto host_logprobs = next_logprobs.to(torch::kCPU);
     if (step == 0) {
       decode_start = Clock::now();
       stats_.prefill_seconds += seconds_between(batch_start, decode_start);
     }
+    const std::int64_t alive_count = append_step_tokens(host_tokens.data_ptr<std::int64_t>(),
+                                                        host_logprobs.data_ptr<float>(), check_stop_strings,
+                                                        slot_rows, sequences, slot_alive);
+    if (alive_count == 0) break;
 
-    if (append_step_tokens(chosen, check_stop_strings, sequences, alive) == 0) break;
-
-    auto host_alive = torch::empty({rows}, torch::kBool);
-    auto* alive_flags = host_alive.data_ptr<bool>();
-    for (std::size_t row = 0; row < batch.size(); ++row) alive_flags[row] = alive[row];
-    const auto alive_on_device = host_alive.to(device);
-    const auto feed = next_tokens.masked_fill(alive_on_device.logical_not(), kPadFeedId).unsqueeze(1);  // (B, 1)
-    const std::int64_t slot = prompt_width + step;
-    full_mask.select(1, slot).copy_(alive_on_device);
-    logits = model_->forward(feed, full_mask.narrow(1, 0, slot + 1), torch::Tensor(), &cache).squeeze(1);
+    auto feed = next_tokens;
+    const auto slots = static_cast<std::int64_t>(slot_rows.size());
+    if (alive_count * 4 <= slots * 3) {
+      // A quarter or more of the slots are finished: keep only the live ones.
+      std::vector<std::int64_t> keep;
+      std::vector<std::size_t> kept_rows;
+      for (std::int64_t slot = 0; slot < slots; ++slot) {
+        if (!slot_alive[static_cast<std::size_t>(slot)]) continue;
+        keep.push_back(slot);
+        kept_rows.push_back(slot_rows[static_cast<std::size_t>(slot)]);
+      }
+      const auto keep_on_device = torch::tensor(keep, torch::kLong).to(device);
+      cache.select_rows(keep_on_device);
+      full_mask = full_mask.index_select(0, keep_on_device);
+      feed = feed.index_select(0, keep_on_device);
+      slot_rows = std::move(kept_rows);
+      slot_alive.assign(slot_rows.size(), true);
+    } else if (alive_count < slots) {
+      auto host_alive = torch::empty({slots}, torch::kBool);
+      std::copy(slot_alive.begin(), slot_alive.end(), host_alive.data_ptr<bool>());
+      feed = feed.masked_fill(host_alive.to(device).logical_not(), kPadFeedId);
+    }
+    // Column P + step holds the token fed now: real for live slots, hidden for finished ones.
+    const std::int64_t column = prompt_width + step;
+    if (alive_count == static_cast<std::int64_t>(slot_rows.size())) {
+      full_mask.select(1, column).fill_(1);
+    } else {
+      auto host_alive = torch::empty({static_cast<std::int64_t>(slot_rows.size())}, torch::kLong);
+      std::copy(slot_alive.begin(), slot_alive.end(), host_alive.data_ptr<std::int64_t>());
+      full_mask.select(1, column).copy_(host_alive);
+    }
+    logits = model_->forward(feed.unsqueeze(1), full_mask.narrow(1, 0, column + 1), torch::Tensor(), &cache).squeeze(1);
     ++stats_.decode_steps;
   }
 
-  store_sequences(step_logprobs.to(torch::kCPU), batch, sequences, results);
+  store_sequences(batch, sequences, results);
   stats_.decode_seconds += seconds_between(decode_start, Clock::now());
   stats_.batches += 1;
   stats_.sequences += rows;
@@ -180,28 +213,30 @@ void Generator::left_pad_prompts(const std::vector<std::vector<std::int64_t>>& p
   }
 }
 
-torch::Tensor Generator::step_uniforms(const std::vector<GeneratedSequence>& sequences, std::int64_t step) const {
-  const auto rows = static_cast<std::int64_t>(sequences.size());
-  auto uniforms = torch::empty({rows}, torch::kDouble);
-  auto uniform_access = uniforms.accessor<double, 1>();
-  for (std::int64_t row = 0; row < rows; ++row) {
-    const auto& sequence = sequences[static_cast<std::size_t>(row)];
-    uniform_access[row] = counter_uniform(static_cast<std::uint64_t>(config_.seed),
-                                          static_cast<std::uint64_t>(sequence.prompt_index),
-                                          static_cast<std::uint64_t>(sequence.sample_index),
-                                          static_cast<std::uint64_t>(step));
+torch::Tensor Generator::step_uniforms(const std::vector<GeneratedSequence>& sequences,
+                                      const std::vector<std::size_t>& slot_rows, std::int64_t step) const {
+  auto uniforms = torch::empty({static_cast<std::int64_t>(slot_rows.size())}, torch::kDouble);
+  double* uniform = uniforms.data_ptr<double>();
+  for (std::size_t slot = 0; slot < slot_rows.size(); ++slot) {
+    const auto& sequence = sequences[slot_rows[slot]];
+    uniform[slot] = counter_uniform(static_cast<std::uint64_t>(config_.seed),
+                                    static_cast<std::uint64_t>(sequence.prompt_index),
+                                    static_cast<std::uint64_t>(sequence.sample_index), static_cast<std::uint64_t>(step));
   }
   return uniforms;
 }
 
-std::int64_t Generator::append_step_tokens(const std::int64_t* chosen, bool check_stop_strings,
-                                           std::vector<GeneratedSequence>& sequences, std::vector<bool>& alive) const {
+std::int64_t Generator::append_step_tokens(const std::int64_t* chosen, const float* logprobs, bool check_stop_strings,
+                                           const std::vector<std::size_t>& slot_rows,
+                                           std::vector<GeneratedSequence>& sequences,
+                                           std::vector<bool>& slot_alive) const {
   std::int64_t alive_count = 0;
-  for (std::size_t row = 0; row < sequences.size(); ++row) {
-    if (!alive[row]) continue;
-    auto& sequence = sequences[row];
-    sequence.token_ids.push_back(chosen[row]);
-    if (std::find(stop_token_ids_.begin(), stop_token_ids_.end(), chosen[row]) != stop_token_ids_.end()) {
+  for (std::size_t slot = 0; slot < slot_rows.size(); ++slot) {
+    if (!slot_alive[slot]) continue;
+    auto& sequence = sequences[slot_rows[slot]];
+    sequence.token_ids.push_back(chosen[slot]);
+    sequence.token_logprobs.push_back(logprobs[slot]);
+    if (std::find(stop_token_ids_.begin(), stop_token_ids_.end(), chosen[slot]) != stop_token_ids_.end()) {
       sequence.finish_reason = "eos";
     } else if (check_stop_strings) {
       const auto text = decode_(sequence.token_ids);
@@ -217,24 +252,18 @@ std::int64_t Generator::append_step_tokens(const std::int64_t* chosen, bool chec
     if (sequence.finish_reason.empty() && generated == config_.max_new_tokens) {
       sequence.finish_reason = "length";
     }
-    alive[row] = sequence.finish_reason.empty();
-    alive_count += alive[row] ? 1 : 0;
+    slot_alive[slot] = sequence.finish_reason.empty();
+    alive_count += slot_alive[slot] ? 1 : 0;
   }
   return alive_count;
 }
 
-void Generator::store_sequences(const torch::Tensor& host_logprobs, const std::vector<WorkItem>& batch,
-                                std::vector<GeneratedSequence>& sequences,
+void Generator::store_sequences(const std::vector<WorkItem>& batch, std::vector<GeneratedSequence>& sequences,
                                 std::vector<GeneratedSequence>& results) const {
-  const auto logprob_access = host_logprobs.accessor<float, 2>();
   for (std::size_t row = 0; row < batch.size(); ++row) {
     auto& sequence = sequences[row];
-    sequence.token_logprobs.resize(sequence.token_ids.size());
     sequence.logprob = 0.0;
-    for (std::size_t i = 0; i < sequence.token_ids.size(); ++i) {
-      sequence.token_logprobs[i] = logprob_access[static_cast<std::int64_t>(row)][static_cast<std::int64_t>(i)];
-      sequence.logprob += sequence.token_logprobs[i];
-    }
+    for (const double logprob : sequence.token_logprobs) sequence.logprob += logprob;
     const auto slot = batch[row].prompt_position * static_cast<std::size_t>(config_.num_samples) +
                       static_cast<std::size_t>(batch[row].sample_index);
     results[slot] = std::move(sequence);

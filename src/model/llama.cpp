@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "selm/model/fused_ops.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -12,12 +13,6 @@ namespace {
 
 void require(bool condition, const std::string& key, const std::string& message) {
   if (!condition) throw InputError("key '" + key + "': " + message);
-}
-
-// (..., D) -> (..., D): [-x2, x1] for x = [x1, x2] split at D/2.
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const std::int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
 }  // namespace
@@ -89,27 +84,7 @@ std::pair<torch::Tensor, torch::Tensor> rotary_cos_sin(const torch::Tensor& posi
 }
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  const auto cos_heads = cos.unsqueeze(1).to(x.scalar_type());  // (B, 1, T, D)
-  const auto sin_heads = sin.unsqueeze(1).to(x.scalar_type());
-  return x * cos_heads + rotate_half(x) * sin_heads;
-}
-
-torch::Tensor grouped_query_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                      const torch::Tensor& allowed) {
-  const std::int64_t batch = q.size(0), num_heads = q.size(1), queries = q.size(2), head_dim = q.size(3);
-  const std::int64_t num_kv_heads = k.size(1), keys = k.size(2);
-  const std::int64_t group = num_heads / num_kv_heads;
-  // Query head h uses key/value head h / group (transformers' repeat_kv). Folding the group into
-  // the query axis lets one batched matmul serve a whole group without copying k and v.
-  const auto grouped_q = q.reshape({batch, num_kv_heads, group * queries, head_dim});
-  auto scores = torch::matmul(grouped_q, k.transpose(-2, -1));                    // (B, n_kv, n_rep*T, S)
-  scores = scores.to(torch::kFloat).mul_(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  scores = scores.view({batch, num_kv_heads, group, queries, keys});
-  // The lowest finite value rather than -inf: a query with no visible key (a pad) then gets a
-  // uniform, finite distribution instead of NaN.
-  scores.masked_fill_(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
-  const auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({batch, num_kv_heads, group * queries, keys});
-  return torch::matmul(probs, v).view({batch, num_heads, queries, head_dim});
+  return rotary_embedding(x, cos, sin);
 }
 
 AttentionKernel select_attention_kernel(AttentionImplementation implementation) {
@@ -127,11 +102,7 @@ RMSNormImpl::RMSNormImpl(std::int64_t hidden_size, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({hidden_size}));
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  const auto x_float = x.to(torch::kFloat);
-  const auto normalised = x_float * torch::rsqrt(x_float.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  return weight * normalised.to(x.scalar_type());
-}
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) { return rms_norm(x, weight, eps_); }
 
 LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, std::int64_t layer_index,
                                        const LlamaRuntimeOptions& runtime_options)
@@ -166,7 +137,7 @@ LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config) {
 }
 
 torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  return down_proj(swiglu(gate_proj(x), up_proj(x)));
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, std::int64_t layer_index,

@@ -100,16 +100,19 @@ class Generator {
   void left_pad_prompts(const std::vector<std::vector<std::int64_t>>& prompts, const std::vector<WorkItem>& batch,
                         std::int64_t prompt_width, std::int64_t capacity, torch::Tensor& host_ids,
                         torch::Tensor& host_mask);
-  // Each row's counter-based uniform draw of decoding step `step`: (B) double.
-  torch::Tensor step_uniforms(const std::vector<GeneratedSequence>& sequences, std::int64_t step) const;
-  // Appends step's chosen ids (B, on the host) to the live rows and ends those that emitted a
-  // stop id, a stop string or their last token; returns how many rows are still alive.
-  std::int64_t append_step_tokens(const std::int64_t* chosen, bool check_stop_strings,
-                                  std::vector<GeneratedSequence>& sequences, std::vector<bool>& alive) const;
-  // Fills each sequence's log-probs from host_logprobs (B, max_new_tokens) and moves it into its
-  // slot of `results`.
-  void store_sequences(const torch::Tensor& host_logprobs, const std::vector<WorkItem>& batch,
-                       std::vector<GeneratedSequence>& sequences, std::vector<GeneratedSequence>& results) const;
+  // The counter-based uniform draw of decoding step `step` for the sequence of each slot:
+  // (slots) double.
+  torch::Tensor step_uniforms(const std::vector<GeneratedSequence>& sequences,
+                              const std::vector<std::size_t>& slot_rows, std::int64_t step) const;
+  // Appends step's chosen ids and their log-probs (one per slot, on the host) to the sequences
+  // of the live slots and ends those that emitted a stop id, a stop string or their last token;
+  // returns how many slots are still alive.
+  std::int64_t append_step_tokens(const std::int64_t* chosen, const float* logprobs, bool check_stop_strings,
+                                  const std::vector<std::size_t>& slot_rows, std::vector<GeneratedSequence>& sequences,
+                                  std::vector<bool>& slot_alive) const;
+  // Sums each sequence's log-probs and moves it into its slot of `results`.
+  void store_sequences(const std::vector<WorkItem>& batch, std::vector<GeneratedSequence>& sequences,
+                       std::vector<GeneratedSequence>& results) const;
 
   LlamaForCausalLM model_;
   SamplingConfig config_;
