@@ -2,7 +2,18 @@
 # Installs every Debian 12 package that selm's build, tests and main job need.
 # Idempotent: packages already present are skipped, and apt is not touched when nothing is missing.
 # Works as root, or through sudo for another user.
+#   bash scripts/setup.sh                 what the build, the tests and the quickstart need
+#   bash scripts/setup.sh --with-pyref    also Debian's python3-torch, for the eager-PyTorch
+#                                         reference of scripts/dev/bench_compare.py
 set -euo pipefail
+
+with_pyref=false
+for arg in "$@"; do
+  case "$arg" in
+    --with-pyref) with_pyref=true ;;
+    *) echo "setup.sh: unknown argument '$arg' (known: --with-pyref)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake g++ git pkg-config python3
@@ -17,6 +28,9 @@ packages=(
   fortunes-min fortunes   # English text of the built-in quickstart corpus
   chromium                # headless browser: renders report.html in the report test (tests/integration/report_render_test.cpp)
 )
+if [ "$with_pyref" = true ]; then
+  packages+=(python3-torch)  # the same LibTorch 1.13 behind Python (scripts/dev/pyref_bench.py)
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
   as_root=()

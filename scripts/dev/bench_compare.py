@@ -247,6 +247,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer steps and tokens")
     parser.add_argument("--threads", type=int, default=None,
                         help="pass --threads K to both sides (default: each side keeps its own default)")
+    parser.add_argument("--thread-sweep", action="store_true",
+                        help="also run selm with every explicit --threads from 1 to the number of cores, in the same "
+                             "alternation, and print how its default compares with the best of them")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one benchmark process may take")
     parser.add_argument("--json", dest="json_out", help="write every raw result here")
     args = parser.parse_args()
@@ -274,17 +277,21 @@ def main():
         "workloads": {},
     }
     rows = []
+    sweep_rows = []
     for name, kind, model, full_args, quick_args in chosen:
         bench_args = ["--model", os.path.join(workdir, model)] + (quick_args if args.quick else full_args) + thread_args
         commands = {
             "selm": [selm, "bench", kind] + bench_args,
             "python": [PYTHON, PYREF, kind] + bench_args,
         }
+        if args.thread_sweep:
+            for count in range(1, (os.cpu_count() or 1) + 1):
+                commands[f"selm-t{count}"] = [selm, "bench", kind] + bench_args + ["--threads", str(count)]
         key = throughput_key(kind)
         runs = []
-        best = {"selm": None, "python": None}
+        best = {side: None for side in commands}
         for round_index in range(args.rounds):
-            for side in ("selm", "python"):
+            for side in commands:
                 result, wall = run_benchmark(commands[side], args.timeout)
                 runs.append({"side": side, "round": round_index, "wall_seconds": wall, "result": result})
                 if "error" in result:
@@ -300,6 +307,7 @@ def main():
             "best": best,
         }
         rows.append((name, kind, best["selm"], best["python"], runs))
+        sweep_rows.append((name, kind, best))
 
     headers = ["workload", "metric", "selm tok/s", "python tok/s", "selm/python", "selm ms", "python ms",
                "selm RSS MB", "python RSS MB", "RSS s/p", "threads s/p", "selm extras"]
@@ -349,6 +357,22 @@ def main():
         # Each side's default may differ (torch's own default counts physical cores, for one),
         # which then weighs in the ratios.
         print("note: the two sides ran with different thread counts; --threads K gives both the same")
+
+    if args.thread_sweep:
+        print("\nselm's default threads against its best explicit count (the same alternation, best run each):")
+        for name, kind, best in sweep_rows:
+            key = throughput_key(kind)
+            default = best["selm"].get(key) if best["selm"] else None
+            explicit = {side: result.get(key) for side, result in best.items()
+                        if side.startswith("selm-t") and result is not None}
+            if default is None or not explicit:
+                print(f"  {name}: incomplete")
+                continue
+            best_side = max(explicit, key=explicit.get)
+            print(f"  {name}: default {format_number(default)}, "
+                  + ", ".join(f"{side[5:]} {format_number(value)}" for side, value in explicit.items())
+                  + f"; default / best ({best_side[5:]}) = {default / explicit[best_side]:.3f}")
+            report["workloads"][name]["thread_sweep"] = {"default": default, "explicit": explicit}
 
     if args.json_out:
         os.makedirs(os.path.dirname(os.path.abspath(args.json_out)), exist_ok=True)

@@ -121,6 +121,8 @@ void run_bench_generate(const BenchGenerateArgs& args) {
   const double cache_bytes = 2.0 * static_cast<double>(config.num_hidden_layers * config.num_key_value_heads *
                                                        config.resolved_head_dim() * args.batch) *
                              mean_cache_length * static_cast<double>(model->model->embed_tokens->weight.element_size());
+  // Read before the bandwidth measurement, whose buffer would otherwise be the peak.
+  const double peak_rss_mb = static_cast<double>(peak_rss_bytes()) / kMiB;
   const double bandwidth = measure_read_bandwidth(placement.device);
   const double bound_ms = 1000.0 * (weight_bytes + cache_bytes) / bandwidth;
   const double ms_per_step = 1000.0 * best.decode_seconds / decode_steps;
@@ -147,7 +149,7 @@ void run_bench_generate(const BenchGenerateArgs& args) {
       {"bandwidth_bound_fraction", bound_ms / ms_per_step},
       {"prefill_ms", 1000.0 * best.prefill_seconds},
       {"total_seconds", best.total_seconds},
-      {"peak_rss_mb", static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0)},
+      {"peak_rss_mb", peak_rss_mb},
   };
   std::cout << result.dump(2) << "\n";
 }

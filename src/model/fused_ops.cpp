@@ -8,6 +8,8 @@
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#include "vector_loops.hpp"
+
 namespace selm {
 
 namespace {
@@ -117,7 +119,7 @@ void rotary_loop(const float* in, const std::vector<std::int64_t>& in_strides, c
                  float* out, std::int64_t batch, std::int64_t heads, std::int64_t tokens, std::int64_t dim,
                  bool inverse) {
   const std::int64_t half = dim / 2;
-  at::parallel_for(0, batch * heads, 1, [&](std::int64_t begin, std::int64_t end) {
+  at::parallel_for(0, batch * heads, vector_loops::task_grain(tokens * dim), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t index = begin; index < end; ++index) {
       const std::int64_t b = index / heads, h = index % heads;
       for (std::int64_t t = 0; t < tokens; ++t) {

@@ -76,7 +76,8 @@ Slices slices_of(const torch::Tensor& q, const torch::Tensor& k) {
 // Calls work(b, h) for every slice, the slices spread over ATen's threads.
 template <typename Work>
 void for_each_slice(const Slices& s, const Work& work) {
-  at::parallel_for(0, s.batch * s.num_kv_heads, 1, [&](std::int64_t begin, std::int64_t end) {
+  const std::int64_t grain = vector_loops::task_grain(s.rows() * s.keys * s.head_dim);
+  at::parallel_for(0, s.batch * s.num_kv_heads, grain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t index = begin; index < end; ++index) work(index / s.num_kv_heads, index % s.num_kv_heads);
   });
 }

@@ -1,10 +1,19 @@
-// Small vectorized loops for the CPU kernels of the model (private to src/model).
+// Small vectorized loops and task sizing for the CPU kernels of the model (private to src/model).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 namespace selm::vector_loops {
+
+// Items per parallel task, for items of `work_per_item` multiply-adds or elements: tasks of at
+// least ATen's own grain (32768), so that a tiny step (a decode step of a small model) runs on
+// one thread instead of paying a parallel region's wake-up and join for microseconds of work.
+inline std::int64_t task_grain(std::int64_t work_per_item) {
+  constexpr std::int64_t kMinimumTaskWork = 32768;
+  return work_per_item >= kMinimumTaskWork ? 1 : (kMinimumTaskWork + work_per_item - 1) / std::max<std::int64_t>(1, work_per_item);
+}
 
 // Four floats in one SSE register (the x86-64 baseline): GCC's vector extension, so that the
 // loops below are vectorized whatever the compiler's cost model decides.
