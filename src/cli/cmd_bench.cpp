@@ -498,7 +498,8 @@ void register_bench_command(CLI::App& app) {
   train->add_option("--device", train_args->device, "cpu, cuda or cuda:N")->capture_default_str();
   train->add_option("--threads", train_args->threads, "CPU threads; 0 = every core")->capture_default_str();
   train->add_option("--profile", train_args->profile,
-                    "Write the autograd profiler's trace of the timed steps here (chrome://tracing JSON; "
+                    "Write the autograd profiler's trace of the timed steps here (chrome://tracing JSON; the timings "
+                    "then include its overhead; "
                     "scripts/dev/profile_summary.py tabulates it)");
   train->add_option("--gemm-size", train_args->gemm_size, "n of the n x n x n fp32 matmul that measures the peak")
       ->capture_default_str();
