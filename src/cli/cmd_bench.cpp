@@ -43,22 +43,41 @@ std::int64_t tensor_bytes(const torch::Tensor& tensor) {
   return tensor.defined() ? tensor.numel() * static_cast<std::int64_t>(tensor.element_size()) : 0;
 }
 
+using BenchClock = std::chrono::steady_clock;
+
+double seconds_between(BenchClock::time_point start, BenchClock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
+}
+
+// The best of five timed calls of `work` on `device`, after one untimed call, in seconds.
+template <typename Work>
+double best_of_five_seconds(const torch::Device& device, const Work& work) {
+  work();  // warm-up: pages touched, threads started
+  synchronize(device);
+  double best_seconds = 0;
+  for (int repeat = 0; repeat < 5; ++repeat) {
+    const auto start = BenchClock::now();
+    work();
+    synchronize(device);
+    const double seconds = seconds_between(start, BenchClock::now());
+    if (repeat == 0 || seconds < best_seconds) best_seconds = seconds;
+  }
+  return best_seconds;
+}
+
 // The machine's memory read bandwidth as this process sees it: the best of a few sums of a
 // buffer eight times the size of a large L3 cache, with the current threads, in bytes/s.
 double measure_read_bandwidth(const torch::Device& device) {
   torch::NoGradGuard no_grad;
   const std::int64_t floats = 64 * 1024 * 1024;  // 256 MiB
   const torch::Tensor buffer = torch::ones({floats}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
-  torch::Tensor total = buffer.sum();  // warm-up: pages touched, threads started
-  double best_seconds = 0;
-  for (int repeat = 0; repeat < 5; ++repeat) {
-    const auto start = std::chrono::steady_clock::now();
-    total = buffer.sum();
-    if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (repeat == 0 || seconds < best_seconds) best_seconds = seconds;
-  }
-  return static_cast<double>(tensor_bytes(buffer)) / best_seconds;
+  torch::Tensor total;
+  const double seconds = best_of_five_seconds(device, [&] { total = buffer.sum(); });
+  return static_cast<double>(tensor_bytes(buffer)) / seconds;
 }
 
 struct BenchGenerateArgs {
@@ -168,16 +187,6 @@ struct BenchTrainArgs {
   std::string profile;  // chrome-trace file of the timed steps, "" = none
 };
 
-using BenchClock = std::chrono::steady_clock;
-
-double seconds_between(BenchClock::time_point start, BenchClock::time_point end) {
-  return std::chrono::duration<double>(end - start).count();
-}
-
-void synchronize(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
-}
-
 // The machine's fp32 matrix-multiply peak as this process sees it: the best of a few timed
 // (n x n) @ (n x n) products on `device` with the current thread count, in FLOP/s (2 n^3 each).
 double measure_gemm_flops(std::int64_t n, const torch::Device& device) {
@@ -185,17 +194,9 @@ double measure_gemm_flops(std::int64_t n, const torch::Device& device) {
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const torch::Tensor a = torch::randn({n, n}, options);
   const torch::Tensor b = torch::randn({n, n}, options);
-  torch::Tensor product = torch::mm(a, b);  // warm-up
-  synchronize(device);
-  double best_seconds = 0;
-  for (int repeat = 0; repeat < 5; ++repeat) {
-    const auto start = BenchClock::now();
-    product = torch::mm(a, b);
-    synchronize(device);
-    const double seconds = seconds_between(start, BenchClock::now());
-    if (repeat == 0 || seconds < best_seconds) best_seconds = seconds;
-  }
-  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / best_seconds;
+  torch::Tensor product;
+  const double seconds = best_of_five_seconds(device, [&] { product = torch::mm(a, b); });
+  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / seconds;
 }
 
 // B random preference examples: a prompt of T/2 tokens shared by chosen, rejected and y_ref

@@ -4,10 +4,10 @@
 #include <chrono>
 #include <numeric>
 
-#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
 #include "selm/generate/sampler.hpp"
+#include "selm/util/cpu_threads.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -19,23 +19,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_between(Clock::time_point start, Clock::time_point end) {
   return std::chrono::duration<double>(end - start).count();
 }
-
-// Runs ATen (and OpenBLAS's OpenMP build, which follows it) on one thread while it lives, when
-// `active`; the previous count is restored after.
-class SingleThreadGuard {
- public:
-  explicit SingleThreadGuard(bool active) : previous_(active ? at::get_num_threads() : 0) {
-    if (previous_ > 1) at::set_num_threads(1);
-  }
-  ~SingleThreadGuard() {
-    if (previous_ > 1) at::set_num_threads(previous_);
-  }
-  SingleThreadGuard(const SingleThreadGuard&) = delete;
-  SingleThreadGuard& operator=(const SingleThreadGuard&) = delete;
-
- private:
-  int previous_;
-};
 
 // The fed id of a finished row; any valid id works since its mask column is 0.
 constexpr std::int64_t kPadFeedId = 0;
@@ -49,6 +32,7 @@ Generator::Generator(LlamaForCausalLM model, SamplingConfig config, std::vector<
       stop_token_ids_(std::move(stop_token_ids)),
       decode_(std::move(decode)) {
   config_.validate(FieldChecker("generate.", nullptr));
+  for (const auto& parameter : model_->parameters()) parameters_ += parameter.numel();
 }
 
 std::vector<GeneratedSequence> Generator::generate(const std::vector<std::vector<std::int64_t>>& prompts,
@@ -157,9 +141,7 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
   // one sequence 10-15% faster on one thread, a 34M one 1.6x faster on two). Steps below this
   // many multiply-adds run on one thread; the prefill above keeps every thread.
   constexpr std::int64_t kParallelStepMultiplyAdds = 8'000'000;
-  std::int64_t parameters = 0;
-  for (const auto& parameter : model_->parameters()) parameters += parameter.numel();
-  const SingleThreadGuard single_thread(parameters * rows < kParallelStepMultiplyAdds);
+  const SingleThreadScope single_thread(parameters_ * rows < kParallelStepMultiplyAdds);
 
   auto decode_start = Clock::now();
   for (std::int64_t step = 0; step < max_new; ++step) {
@@ -195,19 +177,18 @@ void Generator::generate_batch(const std::vector<std::vector<std::int64_t>>& pro
       feed = feed.index_select(0, keep_on_device);
       slot_rows = std::move(kept_rows);
       slot_alive.assign(slot_rows.size(), true);
-    } else if (alive_count < slots) {
-      auto host_alive = torch::empty({slots}, torch::kBool);
-      std::copy(slot_alive.begin(), slot_alive.end(), host_alive.data_ptr<bool>());
-      feed = feed.masked_fill(host_alive.to(device).logical_not(), kPadFeedId);
     }
-    // Column P + step holds the token fed now: real for live slots, hidden for finished ones.
+    // Column P + step holds the token fed now: real for live slots, hidden (and fed a pad) for
+    // finished ones.
     const std::int64_t column = prompt_width + step;
     if (alive_count == static_cast<std::int64_t>(slot_rows.size())) {
       full_mask.select(1, column).fill_(1);
     } else {
       auto host_alive = torch::empty({static_cast<std::int64_t>(slot_rows.size())}, torch::kLong);
       std::copy(slot_alive.begin(), slot_alive.end(), host_alive.data_ptr<std::int64_t>());
-      full_mask.select(1, column).copy_(host_alive);
+      const auto alive_on_device = host_alive.to(device);
+      feed = feed.masked_fill(alive_on_device.eq(0), kPadFeedId);
+      full_mask.select(1, column).copy_(alive_on_device);
     }
     logits = model_->forward(feed.unsqueeze(1), full_mask.narrow(1, 0, column + 1), torch::Tensor(), &cache).squeeze(1);
     ++stats_.decode_steps;

@@ -260,7 +260,8 @@ torch::Tensor few_query_attention(const torch::Tensor& q, const torch::Tensor& k
   float* out_data = data.out;
   const std::int64_t dim = s.head_dim;
   for_each_slice(s, [&](std::int64_t b, std::int64_t h) {
-    std::vector<float> weights(static_cast<std::size_t>(s.keys));
+    std::vector<float>& weights = thread_scratch().probs;  // kept between calls: no allocation per slice
+    weights.resize(static_cast<std::size_t>(s.keys));
     float* weight = weights.data();
     const float* k_slice = k_data + b * k.stride(0) + h * k.stride(1);
     const float* v_slice = v_data + b * v.stride(0) + h * v.stride(1);

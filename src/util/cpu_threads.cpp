@@ -97,4 +97,15 @@ CpuThreadPools cpu_thread_pools() {
   return pools;
 }
 
+SingleThreadScope::SingleThreadScope(bool active) {
+  if (active && at::get_num_threads() > 1) {
+    previous_ = at::get_num_threads();
+    at::set_num_threads(1);
+  }
+}
+
+SingleThreadScope::~SingleThreadScope() {
+  if (previous_ > 0) at::set_num_threads(previous_);
+}
+
 }  // namespace selm

@@ -118,6 +118,7 @@ class Generator {
   SamplingConfig config_;
   std::vector<std::int64_t> stop_token_ids_;
   DecodeFunction decode_;
+  std::int64_t parameters_ = 0;  // the model's, for sizing a decode step's work
   ProgressCallback progress_;
   GenerationStats stats_;
 };

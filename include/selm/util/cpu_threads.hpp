@@ -35,4 +35,18 @@ CpuThreadPools configure_cpu_threads(std::int64_t requested);
 // The pools as they are now.
 CpuThreadPools cpu_thread_pools();
 
+// While it lives, ATen (and OpenBLAS's OpenMP build, which follows it) runs on one thread when
+// `active`; the previous count comes back after. For work whose ops are so small that joining a
+// second thread per op costs more than it saves.
+class SingleThreadScope {
+ public:
+  explicit SingleThreadScope(bool active);
+  ~SingleThreadScope();
+  SingleThreadScope(const SingleThreadScope&) = delete;
+  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
+
+ private:
+  int previous_ = 0;  // 0 when nothing was changed
+};
+
 }  // namespace selm
