@@ -62,3 +62,8 @@ if(SELM_BLAS_DIR)
 else()
   message(STATUS "selm: BLAS from the system's libblas.so.3 (install libopenblas0-openmp for the shared thread pool)")
 endif()
+
+# tokenizer.json support: PCRE2 (UTF/UCP regexes of the pre-tokenizers, with \p{L} classes and
+# lookahead) and utf8proc (the NFC/NFKC normalizers).
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)

@@ -21,6 +21,8 @@ packages=(
   libopenblas0-openmp     # fast BLAS for LibTorch's CPU matmul (~20x over reference BLAS), on LibTorch's OpenMP threads
   libgloo-dev             # needed by the c10d headers (data parallelism)
   libsentencepiece-dev sentencepiece  # tokenizer library and its reference command-line tools
+  libpcre2-dev libutf8proc-dev        # tokenizer.json: pre-tokenizer regexes, Unicode normalisation
+  python3-jinja2          # the reference Jinja engine the chat-template tests compare with
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev           # logging (with Debian's external fmt)
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -521,6 +521,8 @@ void register_bench_command(CLI::App& app) {
   judge->footer("Requests go to judge.rank in batches of judge.batch_size, as `selm judge` sends them.\n"
                 "Example: selm bench judge -c judge.yaml --requests 200 judge.http.max_concurrent=8");
   judge->callback([judge_args] { run_bench_judge(*judge_args); });
+
+  register_bench_tokenize_command(*bench);
 }
 
 }  // namespace selm::cli

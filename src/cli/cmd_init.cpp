@@ -59,7 +59,7 @@ void register_init_command(CLI::App& app) {
   auto* command = app.add_subcommand("init", "Write a randomly initialised Llama as a Hugging Face model directory");
   auto args = std::make_shared<InitArgs>();
   add_config_args(*command, args->config, /*config_required=*/false);
-  command->add_option("--tokenizer", args->tokenizer, "tokenizer.model (or a directory holding one)")->required();
+  command->add_option("--tokenizer", args->tokenizer, "tokenizer.json or tokenizer.model (or a directory holding one; tokenizer.json wins)")->required();
   command->add_option("--out", args->out, "Model directory to create")->required();
   command->add_flag("--force", args->force, "Replace --out if it exists");
   command->footer("The architecture comes from the config's `architecture` section (Hugging Face names);\n"

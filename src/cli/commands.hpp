@@ -30,6 +30,7 @@ void register_init_command(CLI::App& app);       // cmd_init.cpp
 void register_tokenizer_command(CLI::App& app);  // cmd_tokenizer.cpp
 void register_generate_command(CLI::App& app);   // cmd_generate.cpp
 void register_bench_command(CLI::App& app);      // cmd_bench.cpp
+void register_bench_tokenize_command(CLI::App& bench);  // cmd_bench_tokenize.cpp, under `bench`
 void register_judge_command(CLI::App& app);      // cmd_judge.cpp
 void register_dpo_command(CLI::App& app);        // cmd_dpo.cpp
 void register_score_command(CLI::App& app);      // cmd_score.cpp

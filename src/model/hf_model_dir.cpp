@@ -1,5 +1,6 @@
 #include "selm/model/hf_model_dir.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <regex>
@@ -142,6 +143,26 @@ void write_generation_config(const fs::path& dir, std::int64_t bos_token_id, std
   json out = {{"bos_token_id", bos_token_id}, {"eos_token_id", eos_token_id}};
   if (pad_token_id) out["pad_token_id"] = *pad_token_id;
   write_file_atomic(dir / kGenerationConfigFile, out.dump(2) + "\n");
+}
+
+std::vector<std::int64_t> read_end_token_ids(const fs::path& dir) {
+  std::vector<std::int64_t> ids;
+  for (const char* file : {kGenerationConfigFile, kModelConfigFile}) {
+    const fs::path path = dir / file;
+    std::error_code error;
+    if (!fs::is_regular_file(path, error)) continue;
+    const json config = read_json_file(path);
+    const auto eos = config.is_object() ? config.find("eos_token_id") : config.end();
+    if (!config.is_object() || eos == config.end() || eos->is_null()) continue;
+    const json listed = eos->is_array() ? *eos : json::array({*eos});
+    for (const json& id : listed) {
+      if (!id.is_number_integer() || id.get<std::int64_t>() < 0)
+        throw InputError(path.string() + ": key 'eos_token_id': must be a token id or a list of token ids, got " +
+                         eos->dump());
+      if (std::find(ids.begin(), ids.end(), id.get<std::int64_t>()) == ids.end()) ids.push_back(id.get<std::int64_t>());
+    }
+  }
+  return ids;
 }
 
 void load_module_weights(torch::nn::Module& module, const fs::path& dir, const WeightLoadOptions& options) {

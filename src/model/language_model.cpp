@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "selm/model/hf_model_dir.hpp"
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/util/error.hpp"
@@ -24,6 +25,7 @@ LanguageModel load_language_model(const fs::path& directory, const ModelSettings
   loaded.formatter = std::make_unique<ChatFormatter>(*loaded.tokenizer, std::move(chat_template),
                                                      tokenizer_settings.system_prompt);
   loaded.model = load_llama(directory, loaded.placement, runtime_options);
+  loaded.formatter->add_stop_ids(read_end_token_ids(directory));
   const std::int64_t model_vocab = loaded.model->config().vocab_size;
   if (loaded.tokenizer->vocab_size() > model_vocab) {
     throw InputError(loaded.tokenizer->model_path().string() + ": the tokenizer has " +

@@ -7,7 +7,21 @@
 namespace selm {
 
 ChatFormatter::ChatFormatter(const Tokenizer& tokenizer, ChatTemplate chat_template, std::string system_prompt)
-    : tokenizer_(&tokenizer), chat_template_(std::move(chat_template)), system_prompt_(std::move(system_prompt)) {}
+    : tokenizer_(&tokenizer),
+      chat_template_(std::move(chat_template)),
+      system_prompt_(std::move(system_prompt)),
+      stop_ids_(chat_template_.stop_ids()) {
+  const std::string& prefix = chat_template_.response_prefix();
+  if (!prefix.empty()) {
+    std::vector<std::int64_t> with_special = tokenizer_->encode_with_special_tokens(prefix);
+    if (with_special != tokenizer_->encode(prefix)) special_prefix_ids_ = std::move(with_special);
+  }
+}
+
+void ChatFormatter::add_stop_ids(const std::vector<std::int64_t>& ids) {
+  for (const std::int64_t id : ids)
+    if (std::find(stop_ids_.begin(), stop_ids_.end(), id) == stop_ids_.end()) stop_ids_.push_back(id);
+}
 
 std::vector<ChatMessage> ChatFormatter::with_system_prompt(const std::vector<ChatMessage>& messages) const {
   if (system_prompt_.empty() || chat_template_.name() == "plain") return messages;
@@ -27,7 +41,7 @@ std::vector<std::int64_t> ChatFormatter::encode_prompt(const std::vector<ChatMes
   const std::string text = render_prompt(messages);
   std::vector<std::int64_t> ids;
   const std::int64_t bos = tokenizer_->bos_id();
-  if (tokenizer_->config().add_bos_token && bos >= 0) {
+  if (!chat_template_.is_model_template() && tokenizer_->config().add_bos_token && bos >= 0) {
     const std::string bos_text = tokenizer_->id_to_piece(bos);
     if (text.compare(0, bos_text.size(), bos_text) != 0) ids.push_back(bos);
   }
@@ -37,18 +51,30 @@ std::vector<std::int64_t> ChatFormatter::encode_prompt(const std::vector<ChatMes
 }
 
 std::vector<std::int64_t> ChatFormatter::encode_response(const std::string& response) const {
-  std::vector<std::int64_t> ids = tokenizer_->encode_continuation(chat_template_.response_prefix() + response);
+  std::vector<std::int64_t> ids;
+  if (special_prefix_ids_.empty()) {
+    ids = tokenizer_->encode_continuation(chat_template_.response_prefix() + response);
+  } else {
+    ids = special_prefix_ids_;
+    const std::vector<std::int64_t> body = tokenizer_->encode_continuation(response);
+    ids.insert(ids.end(), body.begin(), body.end());
+  }
   ids.push_back(chat_template_.end_of_turn_id());
   return ids;
 }
 
 std::string ChatFormatter::decode_response(const std::vector<std::int64_t>& ids) const {
-  const auto& stops = chat_template_.stop_ids();
+  const auto& stops = stop_ids_;
+  auto begin = ids.begin();
   const auto end = std::find_if(ids.begin(), ids.end(),
                                 [&](std::int64_t id) { return std::find(stops.begin(), stops.end(), id) != stops.end(); });
-  std::string text = tokenizer_->decode_continuation(std::vector<std::int64_t>(ids.begin(), end));
+  if (!special_prefix_ids_.empty() && end - begin >= static_cast<std::ptrdiff_t>(special_prefix_ids_.size()) &&
+      std::equal(special_prefix_ids_.begin(), special_prefix_ids_.end(), begin))
+    begin += static_cast<std::ptrdiff_t>(special_prefix_ids_.size());
+  std::string text = tokenizer_->decode_continuation(std::vector<std::int64_t>(begin, end));
   const std::string& prefix = chat_template_.response_prefix();
-  if (!prefix.empty() && text.compare(0, prefix.size(), prefix) == 0) text.erase(0, prefix.size());
+  if (special_prefix_ids_.empty() && !prefix.empty() && text.compare(0, prefix.size(), prefix) == 0)
+    text.erase(0, prefix.size());
   return text;
 }
 

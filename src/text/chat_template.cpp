@@ -1,5 +1,10 @@
 #include "selm/text/chat_template.hpp"
 
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "selm/text/jinja.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -30,8 +35,6 @@ constexpr const char* kChatmlJinja =
 
 constexpr const char* kPlainJinja =
     R"({% for message in messages %}{% if not loop.first %}{{ '\n' }}{% endif %}{{ message['content'] }}{% endfor %})";
-
-bool contains(const std::string& text, const char* marker) { return text.find(marker) != std::string::npos; }
 
 std::string strip(const std::string& text) {
   const char* whitespace = " \t\n\r\v\f";
@@ -76,13 +79,7 @@ ChatTemplate ChatTemplate::from_name(const std::string& name, const Tokenizer& t
     }
     if (jinja.empty()) resolved = "plain";
     else if (!exact_match.empty()) resolved = exact_match;
-    else if (contains(jinja, "<|im_start|>")) resolved = "chatml";
-    else if (contains(jinja, "<|user|>")) resolved = "zephyr";
-    else if (contains(jinja, "[INST]")) resolved = "llama2";
-    else
-      throw_input_error(config.path.string(), 0,
-                        "chat_template is none of the built-in templates (zephyr, llama2, chatml, plain); "
-                        "set tokenizer.chat_template to the one the model was trained with");
+    else return from_model_jinja(tokenizer, config);
   } else if (resolved != "zephyr" && resolved != "llama2" && resolved != "chatml" && resolved != "plain") {
     throw InputError("chat_template: unknown chat template '" + name + "' (known: auto, zephyr, llama2, chatml, plain)");
   }
@@ -115,6 +112,14 @@ ChatTemplate ChatTemplate::from_name(const std::string& name, const Tokenizer& t
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
   for (std::size_t i = 0; i < messages.size(); ++i) check_role(messages[i], i);
+  if (jinja_) {
+    nlohmann::ordered_json context = nlohmann::ordered_json::object();
+    nlohmann::ordered_json& listed = context["messages"] = nlohmann::ordered_json::array();
+    for (const ChatMessage& message : messages) listed.push_back({{"role", message.role}, {"content", message.content}});
+    context["add_generation_prompt"] = add_generation_prompt;
+    for (const auto& [key, value] : special_tokens_.items()) context[key] = value;
+    return jinja_->render(context);
+  }
   std::string text;
   if (name_ == "zephyr") {
     for (const ChatMessage& message : messages)
@@ -149,10 +154,104 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
 }
 
 std::string ChatTemplate::jinja() const {
+  if (jinja_) return jinja_source_;
   if (name_ == "zephyr") return kZephyrJinja;
   if (name_ == "llama2") return kLlama2Jinja;
   if (name_ == "chatml") return kChatmlJinja;
   return kPlainJinja;
+}
+
+namespace {
+
+// Strings no real conversation contains, so that finding them in a rendering is unambiguous.
+constexpr const char* kProbeUser = "selm-probe-question-5ba1";
+constexpr const char* kProbeReply = "selm-probe-reply-5ba1";
+
+// The variables transformers passes besides the conversation: its special_tokens_map (tokens
+// that are unset are left out, so that `is defined` sees them as undefined).
+nlohmann::json special_token_variables(const Tokenizer& tokenizer, const TokenizerConfig& config) {
+  nlohmann::json variables = nlohmann::json::object();
+  auto add = [&](const char* key, std::optional<std::string> configured, std::int64_t id) {
+    if (!configured && id >= 0) configured = tokenizer.id_to_piece(id);
+    if (configured) variables[key] = *configured;
+  };
+  add("bos_token", config.bos_token, tokenizer.bos_id());
+  add("eos_token", config.eos_token, tokenizer.eos_id());
+  add("unk_token", config.unk_token, tokenizer.unk_id());
+  add("pad_token", config.pad_token, tokenizer.pad_id().value_or(-1));
+  const auto additional = config.raw.find("additional_special_tokens");
+  if (additional != config.raw.end() && additional->is_array()) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const nlohmann::json& token : *additional) {
+      if (token.is_string()) tokens.push_back(token);
+      else if (token.is_object() && token.contains("content") && token["content"].is_string()) tokens.push_back(token["content"]);
+    }
+    variables["additional_special_tokens"] = tokens;
+  }
+  return variables;
+}
+
+// The earliest special token in `text` (the longest one starting there), if any.
+std::optional<std::pair<std::string, std::int64_t>> first_special_token(const Tokenizer& tokenizer,
+                                                                        const std::string& text) {
+  constexpr std::size_t kLongestToken = 64;
+  for (std::size_t start = 0; start < text.size(); ++start) {
+    for (std::size_t length = std::min(kLongestToken, text.size() - start); length > 0; --length) {
+      const std::string candidate = text.substr(start, length);
+      const auto id = tokenizer.token_to_id(candidate);
+      if (id && tokenizer.is_special(*id)) return std::make_pair(candidate, *id);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ChatTemplate ChatTemplate::from_model_jinja(const Tokenizer& tokenizer, const TokenizerConfig& config) {
+  const std::string origin = chat_template_origin(config);
+  ChatTemplate chat_template;
+  chat_template.name_ = "jinja";
+  chat_template.jinja_source_ = config.chat_template;
+  chat_template.jinja_ = std::make_shared<const jinja::Template>(jinja::Template::parse(config.chat_template, origin));
+  chat_template.special_tokens_ = special_token_variables(tokenizer, config);
+  if (tokenizer.eos_id() >= 0) chat_template.eos_token_ = tokenizer.id_to_piece(tokenizer.eos_id());
+  if (tokenizer.bos_id() >= 0) chat_template.bos_token_ = tokenizer.id_to_piece(tokenizer.bos_id());
+  chat_template.read_reply_format_from_template(tokenizer, origin);
+  return chat_template;
+}
+
+void ChatTemplate::read_reply_format_from_template(const Tokenizer& tokenizer, const std::string& origin) {
+  std::string prompt;
+  std::string conversation;
+  try {
+    prompt = render({{"user", kProbeUser}}, /*add_generation_prompt=*/true);
+    conversation = render({{"user", kProbeUser}, {"assistant", kProbeReply}}, /*add_generation_prompt=*/false);
+  } catch (const InputError& e) {
+    throw InputError(origin + ": cannot render a one-turn conversation (user, then assistant) to see how a reply is "
+                     "written: " + e.what());
+  }
+  const std::size_t reply_at = conversation.find(kProbeReply);
+  if (reply_at == std::string::npos)
+    throw InputError(origin + ": the template does not write an assistant message's content, so replies cannot be "
+                     "trained; set tokenizer.chat_template to a built-in template");
+  if (conversation.compare(0, prompt.size(), prompt) != 0 || reply_at < prompt.size())
+    throw InputError(origin + ": the generation prompt is not where the conversation's reply starts (rendered with "
+                     "add_generation_prompt the text is not a prefix of the conversation with its reply); set "
+                     "tokenizer.chat_template to a built-in template");
+  response_prefix_ = conversation.substr(prompt.size(), reply_at - prompt.size());
+  const std::string after_reply = conversation.substr(reply_at + std::string(kProbeReply).size());
+  if (const auto token = first_special_token(tokenizer, after_reply)) {
+    end_of_turn_token_ = token->first;
+    end_of_turn_id_ = token->second;
+  } else if (tokenizer.eos_id() >= 0) {
+    end_of_turn_token_ = eos_token_;
+    end_of_turn_id_ = tokenizer.eos_id();
+  } else {
+    throw InputError(origin + ": the template ends a reply with no special token and " +
+                     tokenizer.model_path().string() + " has no end-of-sequence token, so generation could not stop");
+  }
+  stop_ids_ = {end_of_turn_id_};
+  if (tokenizer.eos_id() >= 0 && tokenizer.eos_id() != end_of_turn_id_) stop_ids_.push_back(tokenizer.eos_id());
 }
 
 }  // namespace selm

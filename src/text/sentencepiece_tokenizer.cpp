@@ -475,19 +475,6 @@ std::vector<std::int64_t> SentencePieceTokenizer::user_defined_ids() const {
 
 // ---------------------------------------------------------------------------------------------
 
-std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
-  std::error_code error;
-  const fs::path model_file = fs::is_directory(path, error) ? path / "tokenizer.model" : path;
-  if (!fs::is_regular_file(model_file, error))
-    throw_input_error(model_file.string(), 0, "tokenizer model not found");
-  const fs::path config_file = model_file.parent_path() / "tokenizer_config.json";
-  TokenizerConfig config;
-  if (fs::exists(config_file, error)) config = read_tokenizer_config(config_file);
-  return std::make_unique<SentencePieceTokenizer>(model_file, std::move(config));
-}
-
-// ---------------------------------------------------------------------------------------------
-
 SentencePieceTrainingResult train_sentencepiece(const std::vector<fs::path>& inputs, std::int64_t vocab_size,
                                                 const fs::path& output_model,
                                                 const SentencePieceTrainingOptions& options) {

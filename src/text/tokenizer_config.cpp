@@ -125,8 +125,15 @@ TokenizerConfig read_tokenizer_config(const fs::path& path) {
   config.pad_token = reader.read_token("pad_token");
   config.added_tokens = reader.read_added_tokens();
   config.chat_template = reader.read_chat_template();
+  if (!config.chat_template.empty()) config.chat_template_file = path;
   config.model_max_length = reader.read_max_length();
   return config;
+}
+
+std::string chat_template_origin(const TokenizerConfig& config) {
+  if (config.chat_template.empty()) return "";
+  if (config.chat_template_file.extension() == ".jinja") return config.chat_template_file.string();
+  return config.chat_template_file.string() + " (chat_template)";
 }
 
 }  // namespace selm

@@ -28,9 +28,34 @@ std::map<std::int64_t, AddedToken> added_tokens(const Tokenizer& tokenizer) {
   return tokens;
 }
 
+// A tokenizer.json's tokenizer_config.json is the model's own and stays as it is, bar the chat
+// template; the special tokens are filled in only where it names none.
+nlohmann::json hf_json_tokenizer_config(const Tokenizer& tokenizer, const std::string& chat_template_name) {
+  const TokenizerConfig& config = tokenizer.config();
+  nlohmann::json json = config.raw.is_object() ? config.raw : nlohmann::json::object();
+  if (!json.contains("tokenizer_class")) json["tokenizer_class"] = "PreTrainedTokenizerFast";
+  auto fill = [&](const char* key, std::optional<std::int64_t> id) {
+    if (!json.contains(key) && id && *id >= 0) json[key] = tokenizer.id_to_piece(*id);
+  };
+  fill("bos_token", tokenizer.bos_id());
+  fill("eos_token", tokenizer.eos_id());
+  fill("unk_token", tokenizer.unk_id());
+  fill("pad_token", tokenizer.pad_id());
+  if (!json.contains("clean_up_tokenization_spaces")) json["clean_up_tokenization_spaces"] = false;
+  const bool keep_original = chat_template_name == "auto" && !config.chat_template.empty();
+  if (keep_original) {
+    // A template read from chat_template.jinja goes back there (write_tokenizer_files copies it).
+    if (config.chat_template_file.extension() != ".jinja") json["chat_template"] = config.chat_template;
+  } else {
+    json["chat_template"] = ChatTemplate::from_name(chat_template_name, tokenizer).jinja();
+  }
+  return json;
+}
+
 }  // namespace
 
 nlohmann::json tokenizer_config_json(const Tokenizer& tokenizer, const std::string& chat_template_name) {
+  if (is_hf_json_tokenizer(tokenizer)) return hf_json_tokenizer_config(tokenizer, chat_template_name);
   const TokenizerConfig& config = tokenizer.config();
   nlohmann::json json = config.raw.is_object() ? config.raw : nlohmann::json::object();
   json["tokenizer_class"] = "LlamaTokenizer";
@@ -82,9 +107,17 @@ void write_tokenizer_config_files(const Tokenizer& tokenizer, const fs::path& di
 
 void write_tokenizer_files(const Tokenizer& tokenizer, const fs::path& model_dir, const std::string& chat_template_name) {
   fs::create_directories(model_dir);
-  const fs::path target = model_dir / "tokenizer.model";
+  // tokenizer.json or tokenizer.model, under its own name.
+  const fs::path target = model_dir / tokenizer.model_path().filename();
   std::error_code error;
   if (!fs::equivalent(tokenizer.model_path(), target, error)) write_file_atomic(target, read_file(tokenizer.model_path()));
+  const TokenizerConfig& config = tokenizer.config();
+  const fs::path jinja_target = model_dir / "chat_template.jinja";
+  if (chat_template_name == "auto" && config.chat_template_file.extension() == ".jinja") {
+    if (!fs::equivalent(config.chat_template_file, jinja_target, error)) write_file_atomic(jinja_target, config.chat_template);
+  } else if (fs::exists(jinja_target, error)) {
+    fs::remove(jinja_target);  // it would win over the template written into tokenizer_config.json
+  }
   write_tokenizer_config_files(tokenizer, model_dir, chat_template_name);
 }
 

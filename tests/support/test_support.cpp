@@ -73,6 +73,21 @@ std::string read_text(const fs::path& path) {
 
 fs::path test_data_dir() { return SELM_TEST_DATA_DIR; }
 
+fs::path downloaded_test_data_dir() {
+  if (const char* explicit_dir = std::getenv("SELM_TEST_DATA_CACHE"); explicit_dir && *explicit_dir) return explicit_dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "selm" / "test-data";
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : "/tmp") / ".cache" / "selm" / "test-data";
+}
+
+fs::path real_tokenizer_dir(const std::string& name) {
+  const fs::path dir = downloaded_test_data_dir() / "tokenizers" / name;
+  if (!fs::is_regular_file(dir / "tokenizer.json"))
+    ADD_FAILURE() << dir.string() << "/tokenizer.json is missing: run python3 scripts/fetch_test_data.py "
+                  << "(scripts/build.sh does when it builds the tests)";
+  return dir;
+}
+
 std::string make_tiny_model(const fs::path& dir, unsigned corpus_seed, int init_seed, double initializer_range) {
   write_text(dir / "corpus.txt", synthetic_corpus(1500, corpus_seed));
   auto trained = run_selm({"tokenizer", "train", "--input", (dir / "corpus.txt").string(), "--vocab-size", "300",

@@ -50,6 +50,14 @@ std::string input_error_of(const std::function<void()>& fn);
 // Directory of the committed fixtures (tests/data).
 fs::path test_data_dir();
 
+// Directory of the real tokenizers fetched by scripts/fetch_test_data.py (too large for git):
+// $SELM_TEST_DATA_CACHE, else $XDG_CACHE_HOME/selm/test-data, else ~/.cache/selm/test-data.
+fs::path downloaded_test_data_dir();
+
+// downloaded_test_data_dir()/tokenizers/NAME (qwen3, gemma3, deepseek_v3, llama2), holding its
+// tokenizer.json and tokenizer_config.json. A test failure naming the fetch script when missing.
+fs::path real_tokenizer_dir(const std::string& name);
+
 // An English text of a few thousand words made up of sentences generated from a fixed seed:
 // enough to train a small SentencePiece tokenizer in a test.
 std::string synthetic_corpus(int sentences, unsigned seed);

@@ -347,3 +347,26 @@ TEST(ModelHfDir, BrokenIndexFilesAreInputErrors) {
 
 }  // namespace
 }  // namespace selm
+
+namespace selm {
+namespace {
+
+TEST(ModelHfDir, EndTokenIdsComeFromBothConfigFilesNumbersOrLists) {
+  TempDir dir;
+  EXPECT_TRUE(read_end_token_ids(dir.path()).empty());  // neither file: none
+  test::write_text(dir / "generation_config.json", R"({"bos_token_id": 128000, "eos_token_id": [128001, 128009]})");
+  test::write_text(dir / "config.json", R"({"eos_token_id": 128009})");
+  EXPECT_EQ(read_end_token_ids(dir.path()), (std::vector<std::int64_t>{128001, 128009}));
+  test::write_text(dir / "config.json", R"({"eos_token_id": 7})");
+  EXPECT_EQ(read_end_token_ids(dir.path()), (std::vector<std::int64_t>{128001, 128009, 7}));
+  test::write_text(dir / "generation_config.json", R"({"eos_token_id": null})");
+  EXPECT_EQ(read_end_token_ids(dir.path()), (std::vector<std::int64_t>{7}));
+  test::write_text(dir / "generation_config.json", R"({"eos_token_id": ["2"]})");
+  const std::string message = test::input_error_of([&] { read_end_token_ids(dir.path()); });
+  EXPECT_NE(message.find((dir / "generation_config.json").string() + ": key 'eos_token_id'"), std::string::npos) << message;
+  test::write_text(dir / "generation_config.json", R"({"eos_token_id": -1})");
+  EXPECT_NE(test::input_error_of([&] { read_end_token_ids(dir.path()); }).find("eos_token_id"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace selm

@@ -88,19 +88,71 @@ TEST(TextChatTemplate, UnknownRoleIsInputError) {
   EXPECT_NE(input_error_of([&] { zephyr.render({{"bot", "x"}}, true); }).find("unknown role 'bot'"), std::string::npos);
 }
 
-TEST(TextChatTemplate, AutoRecognisesTemplatesFromConfig) {
+TEST(TextChatTemplate, AutoRendersTheModelsOwnTemplate) {
+  // zephyr-7b-beta's own template is not the Jinja selm writes for zephyr: it is rendered as it
+  // stands, and gives the same text as the built-in zephyr.
   TempDir zephyr_dir;
   const auto zephyr_tokenizer = tokenizer_with_config(zephyr_dir, kZephyrConfig);
-  EXPECT_EQ(ChatTemplate::from_name("auto", *zephyr_tokenizer).name(), "zephyr");
-  TempDir chatml_dir;
-  EXPECT_EQ(ChatTemplate::from_name("auto", *tokenizer_for("chatml")).name(), "chatml");
-  TempDir llama_dir;
-  const auto llama = tokenizer_with_config(llama_dir, R"({"chat_template": "{{ bos_token + '[INST] ' + messages[0]['content'] + ' [/INST]' }}"})");
-  EXPECT_EQ(ChatTemplate::from_name("auto", *llama).name(), "llama2");
+  const auto own = ChatTemplate::from_name("auto", *zephyr_tokenizer);
+  EXPECT_EQ(own.name(), "jinja");
+  EXPECT_TRUE(own.is_model_template());
+  const auto builtin = ChatTemplate::from_name("zephyr", *zephyr_tokenizer);
+  EXPECT_EQ(own.render(kConversation, false), builtin.render(kConversation, false));
+  EXPECT_EQ(own.render(kConversation, true), builtin.render(kConversation, true));
+  EXPECT_EQ(own.response_prefix(), "");
+  EXPECT_EQ(own.end_of_turn_token(), "</s>");
+  EXPECT_EQ(own.stop_ids(), std::vector<std::int64_t>{zephyr_tokenizer->eos_id()});
+  EXPECT_EQ(own.jinja(), zephyr_tokenizer->config().chat_template);
   TempDir none_dir;
   EXPECT_EQ(ChatTemplate::from_name("auto", *tokenizer_with_config(none_dir, "{}")).name(), "plain");
   // An explicit name wins over the config.
   EXPECT_EQ(ChatTemplate::from_name("plain", *zephyr_tokenizer).name(), "plain");
+}
+
+TEST(TextChatTemplate, ModelTemplateShowsItsResponsePrefixAndEndOfTurn) {
+  // A ChatML template whose replies start with a fixed text, as Qwen3's start with an empty
+  // reasoning block.
+  const auto chatml_tokenizer = tokenizer_for("chatml");
+  TempDir chatml_dir;
+  fs::copy_file(chatml_tokenizer->model_path(), chatml_dir / "tokenizer.model");
+  auto config = nlohmann::json::parse(read_text(chatml_tokenizer->config().path));
+  config["chat_template"] =
+      "{%- for m in messages %}{{ '<|im_start|>' + m.role + '\\n' }}{% if m.role == 'assistant' %}{{ 'Well ' }}"
+      "{% endif %}{{ m.content + '<|im_end|>\\n' }}{%- endfor %}{% if add_generation_prompt %}"
+      "{{ '<|im_start|>assistant\\n' }}{% endif %}";
+  write_text(chatml_dir / "tokenizer_config.json", config.dump());
+  const auto own_tokenizer = load_tokenizer(chatml_dir.path());
+  const auto own = ChatTemplate::from_name("auto", *own_tokenizer);
+  EXPECT_EQ(own.name(), "jinja");
+  EXPECT_EQ(own.render({{"user", "Hi"}}, true), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(own.response_prefix(), "Well ");
+  EXPECT_EQ(own.end_of_turn_token(), "<|im_end|>");
+  const std::int64_t im_end = *own_tokenizer->token_to_id("<|im_end|>");
+  EXPECT_EQ(own.stop_ids(), (std::vector<std::int64_t>{im_end, own_tokenizer->eos_id()}));
+  // The formatter: no BOS of its own, the prefix ahead of the reply, and back again.
+  const ChatFormatter formatter(*own_tokenizer, own);
+  EXPECT_EQ(formatter.encode_prompt({{"user", "Hi"}}),
+            own_tokenizer->encode_with_special_tokens("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+  const auto response = formatter.encode_response("Fine");
+  EXPECT_EQ(response.back(), im_end);
+  EXPECT_EQ(formatter.decode_response(response), "Fine");
+}
+
+TEST(TextChatTemplate, ModelTemplateThatCannotShowAReplyIsAnInputError) {
+  TempDir dir;
+  const auto tokenizer = tokenizer_with_config(dir, R"({"chat_template": "{{ bos_token + '[INST] ' + messages[0]['content'] + ' [/INST]' }}"})");
+  const std::string message = input_error_of([&] { ChatTemplate::from_name("auto", *tokenizer); });
+  EXPECT_NE(message.find((dir / "tokenizer_config.json").string() + " (chat_template): the template does not write an "
+                         "assistant message's content"), std::string::npos) << message;
+  TempDir raising_dir;
+  const auto raising = tokenizer_with_config(raising_dir, R"({"chat_template": "{{ raise_exception('system message required') }}"})");
+  const std::string raised = input_error_of([&] { ChatTemplate::from_name("auto", *raising); });
+  EXPECT_NE(raised.find("system message required"), std::string::npos) << raised;
+  TempDir broken_dir;
+  const auto broken = tokenizer_with_config(broken_dir, R"({"chat_template": "{% for m in messages %}{{ m.content }}"})");
+  const std::string unclosed = input_error_of([&] { ChatTemplate::from_name("auto", *broken); });
+  EXPECT_NE(unclosed.find((broken_dir / "tokenizer_config.json").string() + " (chat_template):1"), std::string::npos)
+      << unclosed;
 }
 
 TEST(TextChatTemplate, AutoRecognisesTheJinjaSelmWritesForEachTemplate) {
@@ -114,11 +166,18 @@ TEST(TextChatTemplate, AutoRecognisesTheJinjaSelmWritesForEachTemplate) {
   }
 }
 
-TEST(TextChatTemplate, UnrecognisedOrUnknownTemplatesAreInputErrors) {
-  TempDir dir;
-  const auto tokenizer = tokenizer_with_config(dir, R"({"chat_template": "{{ messages[0]['content'] + '<|turn|>' }}"})");
-  const std::string message = input_error_of([&] { ChatTemplate::from_name("auto", *tokenizer); });
-  EXPECT_NE(message.find((dir / "tokenizer_config.json").string() + ": chat_template"), std::string::npos) << message;
+TEST(TextChatTemplate, JinjaFixturesAreTheBuiltInTemplates) {
+  // tests/data/chat_templates/NAME.jinja are what the Jinja reference test compares with jinja2.
+  for (const std::string name : {"plain", "zephyr", "llama2", "chatml"}) {
+    const auto tokenizer = tokenizer_for(name == "chatml" ? "chatml" : "plain");
+    EXPECT_EQ(read_text(test_data_dir() / "chat_templates" / (name + ".jinja")),
+              ChatTemplate::from_name(name, *tokenizer).jinja())
+        << name << ".jinja is stale";
+  }
+}
+
+TEST(TextChatTemplate, UnknownTemplateNamesAreInputErrors) {
+  const auto tokenizer = tokenizer_for();
   EXPECT_NE(input_error_of([&] { ChatTemplate::from_name("vicuna", *tokenizer); }).find("unknown chat template 'vicuna'"),
             std::string::npos);
 }

@@ -44,6 +44,12 @@ void write_model_config(const fs::path& dir, const LlamaConfig& config);
 void write_generation_config(const fs::path& dir, std::int64_t bos_token_id, std::int64_t eos_token_id,
                              std::optional<std::int64_t> pad_token_id = std::nullopt);
 
+// Every end-of-sequence id the model's files name: eos_token_id of DIR/generation_config.json and
+// of DIR/config.json, each a number or a list (Llama-3 lists <|end_of_text|> and <|eot_id|>), in
+// that order without repeats. Absent files or keys give none; a value of the wrong type is an
+// InputError naming the file and key.
+std::vector<std::int64_t> read_end_token_ids(const fs::path& dir);
+
 struct WeightLoadOptions {
   // Parameters that may be absent from the checkpoint; they keep their current values.
   // Pass {"lm_head.weight"} when config.tie_word_embeddings.

@@ -74,9 +74,14 @@ class Tokenizer {
   virtual const fs::path& model_path() const = 0;
 };
 
-// Loads a SentencePiece tokenizer. `path` is a tokenizer.model file or a directory containing
-// one; tokenizer_config.json beside it is read when present. A missing or corrupt file is an
-// InputError naming it; a missing SentencePiece runtime library is a std::runtime_error.
+// Loads a tokenizer. `path` is a tokenizer.json (Hugging Face tokenizers), a tokenizer.model
+// (SentencePiece), or a directory holding either; a directory with both loads tokenizer.json, as
+// transformers' fast tokenizer does. tokenizer_config.json beside it is read when present, and
+// chat_template.jinja beside it replaces the config's chat_template. A missing or corrupt file is
+// an InputError naming it; a missing SentencePiece runtime library is a std::runtime_error.
 std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path);
+
+// True for a tokenizer loaded from a tokenizer.json file.
+bool is_hf_json_tokenizer(const Tokenizer& tokenizer);
 
 }  // namespace selm

@@ -35,6 +35,9 @@ struct TokenizerConfig {
   std::optional<std::string> pad_token;
   std::vector<AddedToken> added_tokens;        // ordered by id
   std::string chat_template;                   // Jinja source; empty when absent
+  // Where chat_template came from: `path` (its "chat_template" key), or chat_template.jinja
+  // beside it, which newer transformers writes instead and which wins when both exist.
+  fs::path chat_template_file;
   std::optional<std::int64_t> model_max_length;
   nlohmann::json raw = nlohmann::json::object();  // the whole file, to keep unknown fields on rewrite
 };
@@ -42,5 +45,9 @@ struct TokenizerConfig {
 // Reads tokenizer_config.json. A missing file, invalid JSON or a field of the wrong type is an
 // InputError naming the file (and the key).
 TokenizerConfig read_tokenizer_config(const fs::path& path);
+
+// The name of a template's source for messages: "DIR/chat_template.jinja", or
+// "DIR/tokenizer_config.json (chat_template)"; "" when there is no template.
+std::string chat_template_origin(const TokenizerConfig& config);
 
 }  // namespace selm

@@ -28,7 +28,8 @@ nlohmann::json special_tokens_map_json(const Tokenizer& tokenizer);
 void write_tokenizer_config_files(const Tokenizer& tokenizer, const fs::path& directory,
                                   const std::string& chat_template_name);
 
-// Copies tokenizer.model into `model_dir` and writes the two files above, each atomically.
+// Copies tokenizer.model (or tokenizer.json, and chat_template.jinja when the template came from
+// there and is kept) into `model_dir` and writes the two files above, each atomically.
 void write_tokenizer_files(const Tokenizer& tokenizer, const fs::path& model_dir, const std::string& chat_template_name);
 
 }  // namespace selm
