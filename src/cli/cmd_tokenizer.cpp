@@ -84,22 +84,7 @@ struct ChatArgs {
 void run_chat(const ChatArgs& args) {
   const auto tokenizer = load_tokenizer(args.tokenizer);
   const ChatFormatter formatter(*tokenizer, ChatTemplate::from_name(args.chat_template, *tokenizer));
-  const std::string text = read_file(args.messages_file);
-  std::size_t line_number = 0;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw_input_error(args.messages_file, line_number, std::string("invalid JSON: ") + e.what());
-    }
+  for (const auto& [line_number, record] : read_jsonl(args.messages_file)) {
     const std::vector<ChatMessage> messages = parse_prompt_record(record, args.messages_file, line_number);
     const std::string rendered = formatter.chat_template().render(messages, !args.no_generation_prompt);
     const std::vector<std::int64_t> ids =

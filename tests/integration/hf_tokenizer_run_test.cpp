@@ -12,14 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "selm/model/language_model.hpp"
+#include "selm/run/json_fields.hpp"
 #include "selm/run/run_paths.hpp"
 #include "support/online_run_fixture.hpp"
 #include "support/test_support.hpp"
 
 namespace selm::test {
 namespace {
-
-nlohmann::json read_json_file(const fs::path& path) { return nlohmann::json::parse(read_text(path)); }
 
 // The output lines of a command that are JSON objects.
 std::vector<nlohmann::json> json_lines_of(const std::string& output) {

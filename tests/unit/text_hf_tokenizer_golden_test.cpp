@@ -15,6 +15,7 @@
 
 #include "selm/text/hf_tokenizer.hpp"
 #include "selm/text/tokenizer_config.hpp"
+#include "selm/util/files.hpp"
 #include "selm/util/sha256.hpp"
 #include "support/test_support.hpp"
 
@@ -23,12 +24,10 @@ namespace {
 
 using Ids = std::vector<std::int64_t>;
 
+// The values of a JSONL file, in order (InputError naming the file when it is missing or bad).
 std::vector<nlohmann::json> read_json_lines(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
   std::vector<nlohmann::json> values;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) values.push_back(nlohmann::json::parse(line));
+  for (auto& [line, value] : read_jsonl(path)) values.push_back(std::move(value));
   return values;
 }
 
