@@ -88,6 +88,7 @@ int run(int argc, char** argv) {
   register_sweep_command(app);
   register_report_command(app);
   register_compare_command(app);
+  register_plan_command(app);
   try {
     app.parse(argc, argv);
     return 0;

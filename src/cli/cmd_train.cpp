@@ -4,6 +4,8 @@
 #include "commands.hpp"
 #include "selm/eval/report.hpp"
 #include "selm/online/online_trainer.hpp"
+#include "selm/online/run_memory_plan.hpp"
+#include "selm/util/error.hpp"
 #include "selm/run/run_paths.hpp"
 #include "selm/tasks/task.hpp"
 #include "selm/util/files.hpp"
@@ -20,6 +22,27 @@ std::string write_run_report(const fs::path& run_dir) {
   return render_summary_table(run);
 }
 
+// The memory plan's verdict, before anything is prepared or loaded: a run that cannot fit is
+// refused (exit 2) unless --force.
+void check_memory_plan(const Config& config, bool force) {
+  const RunMemoryPlan run_plan = plan_run_memory(config);
+  const std::string peak = "expected peak memory " + format_bytes(run_plan.plan.peak_bytes) + " (" +
+                           run_plan.plan.peak_phase + ") on " + run_plan.device_name;
+  if (!run_plan.capacity_bytes) {
+    log::info(peak + "; the device's capacity is unknown (see selm plan --gpu-memory)");
+    return;
+  }
+  const std::string capacity = format_bytes(*run_plan.capacity_bytes) + " (" + run_plan.capacity_source + ")";
+  if (run_plan.fits()) {
+    log::info(peak + " of " + capacity);
+    return;
+  }
+  const std::string message = peak + " does not fit in " + capacity +
+                              "; `selm plan` with the same config shows the parts and the settings that lower it";
+  if (!force) throw InputError(message + " (--force starts anyway)");
+  log::warn(message + "; starting anyway (--force)");
+}
+
 struct TrainArgs {
   ConfigArgs config;
   bool force = false;
@@ -29,6 +52,7 @@ struct TrainArgs {
 
 void run_train(const TrainArgs& args) {
   Config config = resolve_config(args.config);
+  check_memory_plan(config, args.force);
   OnlineTrainOptions options;
   options.force = args.force;
   options.use_judge_cache = !args.no_cache;
@@ -62,7 +86,8 @@ void register_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   add_config_args(*command, args->config, /*config_required=*/true);
   command->add_flag("--force", args->force,
-                    "Resume although keys that change results differ from the run's config.yaml (the differences are shown)");
+                    "Resume although keys that change results differ from the run's config.yaml (the differences are shown), "
+                    "and start although the memory plan says the run does not fit");
   command->add_flag("--no-cache", args->no_cache, "Ignore judge.cache_dir: judge everything afresh and store nothing");
   command->add_option("--stop-after-stage", args->stop_after_stage,
                       "Stop cleanly once this stage is complete, e.g. round-1/judge (rerun to continue)");

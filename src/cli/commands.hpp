@@ -41,5 +41,6 @@ void register_task_command(CLI::App& app);       // cmd_task.cpp
 void register_sweep_command(CLI::App& app);      // cmd_sweep.cpp
 void register_report_command(CLI::App& app);     // cmd_report.cpp
 void register_compare_command(CLI::App& app);    // cmd_compare.cpp
+void register_plan_command(CLI::App& app);       // cmd_plan.cpp
 
 }  // namespace selm::cli

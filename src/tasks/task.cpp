@@ -150,14 +150,7 @@ std::optional<TaskAssets> completed_entry(const fs::path& directory, const std::
 
 // The tiny Llama of the task's settings, with the tokenizer's vocabulary and special ids.
 LlamaConfig task_architecture(const TaskConfig& task, const Tokenizer& tokenizer) {
-  LlamaConfig architecture;
-  architecture.hidden_size = task.hidden_size;
-  architecture.intermediate_size = task.intermediate_size;
-  architecture.num_hidden_layers = task.num_hidden_layers;
-  architecture.num_attention_heads = task.num_attention_heads;
-  architecture.num_key_value_heads = task.num_key_value_heads;
-  architecture.max_position_embeddings = task.max_position_embeddings;
-  return fit_to_tokenizer(architecture, tokenizer, FieldChecker("task.", nullptr));
+  return fit_to_tokenizer(task.model_architecture(), tokenizer, FieldChecker("task.", nullptr));
 }
 
 struct SftOutcome {

@@ -30,4 +30,15 @@ void TaskConfig::validate(const FieldChecker& check) const {
   check.require(sft_max_length >= 8, "sft_max_length", "must be at least 8");
 }
 
+LlamaConfig TaskConfig::model_architecture() const {
+  LlamaConfig architecture;
+  architecture.hidden_size = hidden_size;
+  architecture.intermediate_size = intermediate_size;
+  architecture.num_hidden_layers = num_hidden_layers;
+  architecture.num_attention_heads = num_attention_heads;
+  architecture.num_key_value_heads = num_key_value_heads;
+  architecture.max_position_embeddings = max_position_embeddings;
+  return architecture;
+}
+
 }  // namespace selm

@@ -14,6 +14,7 @@
 
 #include "selm/config/field_checker.hpp"
 #include "selm/config/fields.hpp"
+#include "selm/model/llama_config.hpp"
 
 namespace selm {
 
@@ -81,6 +82,10 @@ struct TaskConfig {
             "Pack whole fortunes into rows of sft_max_length tokens instead of padding each one (fewer, fuller steps: about 1.4x faster)");
   }
   void validate(const FieldChecker& check) const;
+
+  // The tiny Llama these settings describe, before its vocabulary and special ids are fitted to
+  // the task's tokenizer (vocab_size 0: the tokenizer's).
+  LlamaConfig model_architecture() const;
 };
 
 }  // namespace selm

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 namespace selm {
 
@@ -9,5 +10,10 @@ namespace selm {
 std::int64_t peak_rss_bytes();
 // Current resident set size, in bytes (0 when unavailable).
 std::int64_t current_rss_bytes();
+// Memory the system could give this process now (MemAvailable of /proc/meminfo), in bytes.
+std::optional<std::int64_t> available_system_memory_bytes();
+// Total memory of CUDA device `index`, asked of the CUDA runtime that a CUDA build of LibTorch
+// has loaded; nullopt in a CPU-only build or when the runtime does not answer.
+std::optional<std::int64_t> cuda_device_memory_bytes(int index);
 
 }  // namespace selm

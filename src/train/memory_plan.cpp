@@ -1,0 +1,315 @@
+#include "selm/train/memory_plan.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "selm/util/error.hpp"
+
+namespace selm {
+
+namespace {
+
+constexpr std::int64_t kMiB = 1024 * 1024;
+constexpr std::int64_t kGiB = 1024 * kMiB;
+
+// What the process holds besides tensors. On the CPU: LibTorch's code and data, the allocator's
+// free lists and thread stacks, measured at about 0.35 GiB for `selm bench train` on the 0.9M and
+// 34M models (rss_beyond_tensors_mb). On CUDA: the context and the kernels' modules (0.5-1 GiB).
+constexpr std::int64_t kCpuRuntimeBytes = 350 * kMiB;
+constexpr std::int64_t kCudaRuntimeBytes = 1 * kGiB;
+
+struct Shapes {
+  std::int64_t width, inner, layers, heads, kv_heads, head_dim, vocab;
+  std::int64_t q_width() const { return heads * head_dim; }
+  std::int64_t kv_width() const { return kv_heads * head_dim; }
+};
+
+Shapes shapes_of(const LlamaConfig& model) {
+  return {model.hidden_size, model.intermediate_size, model.num_hidden_layers, model.num_attention_heads,
+          model.num_key_value_heads, model.resolved_head_dim(), model.vocab_size};
+}
+
+// (in, out) of a projection by its Hugging Face name.
+std::pair<std::int64_t, std::int64_t> projection_shape(const Shapes& s, const std::string& name) {
+  if (name == "q_proj") return {s.width, s.q_width()};
+  if (name == "k_proj" || name == "v_proj") return {s.width, s.kv_width()};
+  if (name == "o_proj") return {s.q_width(), s.width};
+  if (name == "gate_proj" || name == "up_proj") return {s.width, s.inner};
+  if (name == "down_proj") return {s.inner, s.width};
+  if (name == "lm_head") return {s.width, s.vocab};
+  throw std::invalid_argument("memory plan: unknown projection '" + name + "'");
+}
+
+// Bytes autograd keeps per token and decoder layer, excluding the attention probabilities.
+// fp32, as the CPU model computes it: the layer's input (kept by RMSNorm), the normed input
+// (kept by q/k/v), the rotated q and k and the value (kept by attention), attention's output
+// (kept by o_proj), the residual h and its normed copy, gate and up (kept by SwiGLU) and SwiGLU's
+// output (kept by down_proj): 4C + 2(H D) + 2(n_kv D) + 3F floats.
+// bf16_mixed: the residual stream stays fp32 (the embedding and the additions are not autocast),
+// matmul outputs and their inputs' casts are bf16, and the rotary embedding promotes q and k to
+// fp32 (its tables are fp32).
+std::int64_t layer_bytes_per_token(const Shapes& s, const MemoryPlanInputs& in) {
+  std::int64_t bytes;
+  if (in.autocast_bf16) {
+    bytes = 2 * s.width * 4 + (2 * s.width + 2 * s.q_width() + 2 * s.kv_width() + 3 * s.inner) * 2 +
+            (s.q_width() + s.kv_width()) * 4;
+  } else {
+    bytes = (4 * s.width + 2 * s.q_width() + 2 * s.kv_width() + 3 * s.inner) * in.weight_bytes;
+  }
+  if (in.lora.rank > 0) {
+    const std::int64_t activation_bytes = in.autocast_bf16 ? 2 : in.weight_bytes;
+    for (const auto& target : in.lora.target_modules) {
+      if (target == "lm_head") continue;  // counted with the head
+      const auto [input_width, output_width] = projection_shape(s, target);
+      (void)output_width;
+      // A's output, kept by B; with dropout also the dropped input and its mask.
+      bytes += in.lora.rank * activation_bytes;
+      if (in.lora.dropout) bytes += input_width * (activation_bytes + 1);
+    }
+  }
+  return bytes;
+}
+
+// Attention probabilities kept per layer for backward, for `rows` rows of `length` tokens.
+std::int64_t attention_bytes_per_layer(const Shapes& s, const MemoryPlanInputs& in, std::int64_t rows,
+                                       std::int64_t length) {
+  switch (in.attention) {
+    case PlanAttention::sliced: return 0;
+    case PlanAttention::composed:
+      // fp32 softmax output, plus its bf16 cast for the matmul with v under autocast.
+      return rows * s.heads * length * length * (in.autocast_bf16 ? 6 : 4);
+    case PlanAttention::fused: return rows * s.heads * length * 4;  // the row log-sum-exps
+  }
+  return 0;
+}
+
+struct TrainingMemory {
+  std::int64_t activations_plain = 0, activations_checkpointed = 0;
+  std::int64_t head = 0;       // logits of the response positions and their backward
+  std::int64_t workspace = 0;  // gradients flowing through one layer in backward
+};
+
+TrainingMemory training_memory(const Shapes& s, const MemoryPlanInputs& in) {
+  const std::int64_t rows = in.train_batch_size * in.rows_per_example;
+  const std::int64_t length = in.max_length;
+  const std::int64_t tokens = rows * length;
+  const std::int64_t prompt = std::min(in.max_prompt_length, length - 1);
+  const std::int64_t response_tokens = rows * (length - prompt);
+  const std::int64_t residual_bytes = in.autocast_bf16 ? 4 : in.weight_bytes;
+  const std::int64_t activation_bytes = in.autocast_bf16 ? 2 : in.weight_bytes;
+
+  const std::int64_t per_layer = tokens * layer_bytes_per_token(s, in) + attention_bytes_per_layer(s, in, rows, length);
+  const std::int64_t mask = rows * length * length;  // the (rows, T, T) bool mask, shared by the layers
+  const std::int64_t final_norm = tokens * s.width * residual_bytes + response_tokens * s.width * activation_bytes;
+  TrainingMemory memory;
+  memory.activations_plain = s.layers * per_layer + mask + final_norm;
+  // Checkpointed: each layer keeps its input only; one layer at a time is recomputed in backward.
+  memory.activations_checkpointed = s.layers * tokens * s.width * residual_bytes + per_layer + mask + final_norm;
+  // fp32 logits kept by log-sum-exp and gather, the softmax formed in backward and the logits'
+  // gradient; under autocast also the bf16 logits' gradient.
+  memory.head = response_tokens * s.vocab * (in.autocast_bf16 ? 14 : 12);
+  if (in.lora.rank > 0 &&
+      std::find(in.lora.target_modules.begin(), in.lora.target_modules.end(), "lm_head") != in.lora.target_modules.end()) {
+    memory.head += response_tokens * in.lora.rank * activation_bytes;
+  }
+  memory.workspace = tokens * (2 * s.width + 3 * s.inner) * 4;
+  return memory;
+}
+
+std::string gib_text(std::int64_t bytes) { return format_bytes(bytes); }
+
+}  // namespace
+
+const MemoryPart& MemoryPlan::part(const std::string& name) const {
+  for (const auto& entry : parts) {
+    if (entry.name == name) return entry;
+  }
+  throw std::out_of_range("memory plan has no part '" + name + "'");
+}
+
+std::int64_t llama_parameter_count(const LlamaConfig& model) {
+  const Shapes s = shapes_of(model);
+  const std::int64_t per_layer = s.width * s.q_width() * 2 + s.width * s.kv_width() * 2 + 3 * s.width * s.inner +
+                                 2 * s.width;
+  return s.vocab * s.width * (model.tie_word_embeddings ? 1 : 2) + s.layers * per_layer + s.width;
+}
+
+std::int64_t lora_parameter_count(const LlamaConfig& model, const LoraPlan& lora) {
+  if (lora.rank <= 0) return 0;
+  const Shapes s = shapes_of(model);
+  std::int64_t count = 0;
+  for (const auto& target : lora.target_modules) {
+    const auto [input_width, output_width] = projection_shape(s, target);
+    count += lora.rank * (input_width + output_width) * (target == "lm_head" ? 1 : s.layers);
+  }
+  return count;
+}
+
+MemoryPlan plan_memory(const MemoryPlanInputs& in) {
+  const Shapes s = shapes_of(in.model);
+  MemoryPlan plan;
+  const std::int64_t base_parameters = llama_parameter_count(in.model);
+  const std::int64_t adapter_parameters = lora_parameter_count(in.model, in.lora);
+  plan.parameters = base_parameters + adapter_parameters;
+  plan.trainable_parameters = in.lora.rank > 0 ? adapter_parameters : base_parameters;
+  const bool lora = in.lora.rank > 0;
+  // Adapters are trained in the trainable dtype; the base weights keep their storage dtype.
+  const std::int64_t weights = base_parameters * in.weight_bytes + adapter_parameters * in.trainable_bytes;
+  const std::int64_t gradients = plan.trainable_parameters * in.trainable_bytes;
+  const std::int64_t moments = 2 * plan.trainable_parameters * in.trainable_bytes;
+  // Autocast caches the bf16 cast of every trainable weight a matmul reads (not the embedding,
+  // not the norms); frozen base weights are cast anew at each use, one matrix at a time.
+  const std::int64_t embedding = s.vocab * s.width;
+  const std::int64_t matmul_weights = base_parameters - embedding * (in.model.tie_word_embeddings ? 0 : 1) -
+                                      (2 * s.layers + 1) * s.width;
+  std::int64_t autocast_copies = 0;
+  if (in.autocast_bf16) autocast_copies = lora ? adapter_parameters * 2 + std::max(s.vocab, s.inner) * s.width * 2 : matmul_weights * 2;
+  const TrainingMemory train = training_memory(s, in);
+  plan.activations_without_checkpointing = train.activations_plain + train.head + train.workspace;
+  plan.activations_with_checkpointing = train.activations_checkpointed + train.head + train.workspace;
+  const std::int64_t activations =
+      in.gradient_checkpointing ? plan.activations_with_checkpointing : plan.activations_without_checkpointing;
+  // AdamW's update forms temporaries the size of the largest parameter it updates.
+  const std::int64_t largest_trainable =
+      lora ? std::max(s.vocab, s.inner) * in.lora.rank : std::max(s.vocab, s.inner) * s.width;
+  const std::int64_t optimizer_temporaries = 2 * largest_trainable * 4;
+
+  const std::int64_t cache_slots = in.generate_prompt_length + in.max_new_tokens;
+  const std::int64_t kv_cache = 2 * s.layers * in.generate_batch_size * s.kv_width() * cache_slots * in.generate_bytes;
+  // Prefill without autograd: one layer's activations at a time, the prompt's attention scores
+  // (the CPU kernel works in per-thread scratch instead), and the logits and probabilities of
+  // the last position.
+  const std::int64_t prefill_tokens = in.generate_batch_size * in.generate_prompt_length;
+  std::int64_t generation_work = prefill_tokens * (3 * s.width + 3 * s.inner) * in.generate_bytes +
+                                 in.generate_batch_size * s.vocab * 4 * 2;
+  if (in.attention == PlanAttention::composed) {
+    generation_work += in.generate_batch_size * s.heads * in.generate_prompt_length * in.generate_prompt_length * 4 * 2;
+  }
+
+  std::int64_t judge = 0;
+  if (in.reward_model) {
+    const Shapes r = shapes_of(*in.reward_model);
+    judge = llama_parameter_count(*in.reward_model) * in.reward_model_bytes +
+            in.reward_batch_size * in.reward_length * (3 * r.width + 3 * r.inner) * in.reward_model_bytes;
+    if (in.attention == PlanAttention::composed) {
+      judge += in.reward_batch_size * r.heads * in.reward_length * in.reward_length * 4 * 2;
+    }
+  }
+  const std::int64_t reference = in.evaluation_loads_reference ? base_parameters * in.generate_bytes : 0;
+  const std::int64_t runtime = in.device == PlanDevice::cuda ? kCudaRuntimeBytes : kCpuRuntimeBytes;
+
+  auto precision_name = [&] {
+    if (in.autocast_bf16) return std::string("float32 master, bf16 compute");
+    return std::string(in.weight_bytes == 2 ? "bfloat16" : "float32");
+  };
+  plan.parts.push_back({"weights", weights,
+                        std::to_string(plan.parameters) + " parameters, " + precision_name() +
+                            (lora ? " (" + std::to_string(adapter_parameters) + " in adapters)" : "")});
+  plan.parts.push_back({"gradients", gradients, std::to_string(plan.trainable_parameters) + " trainable parameters"});
+  plan.parts.push_back({"optimizer", moments + autocast_copies + optimizer_temporaries,
+                        "AdamW moments " + gib_text(moments) +
+                            (autocast_copies > 0 ? ", bf16 weight copies " + gib_text(autocast_copies) : "") +
+                            ", update temporaries " + gib_text(optimizer_temporaries)});
+  plan.parts.push_back(
+      {"activations", activations,
+       std::to_string(in.train_batch_size * in.rows_per_example) + " rows x " + std::to_string(in.max_length) +
+           " tokens; " + gib_text(plan.activations_without_checkpointing) + " without checkpointing, " +
+           gib_text(plan.activations_with_checkpointing) + " with (logits " + gib_text(train.head) + ")"});
+  plan.parts.push_back({"kv_cache", kv_cache + generation_work,
+                        std::to_string(in.generate_batch_size) + " rows x " + std::to_string(cache_slots) +
+                            " slots: cache " + gib_text(kv_cache) + ", prefill and logits " + gib_text(generation_work)});
+  if (in.reward_model) plan.parts.push_back({"judge", judge, "reward model weights and one scoring batch"});
+  if (reference > 0) plan.parts.push_back({"reference", reference, "the reference model evaluation loads for KL"});
+  plan.parts.push_back({"runtime", runtime, in.device == PlanDevice::cuda ? "CUDA context and kernels"
+                                                                          : "LibTorch code, allocator and threads"});
+
+  plan.phases = {
+      {"generation", weights + kv_cache + generation_work},
+      {"training", weights + gradients + moments + autocast_copies + std::max(activations, optimizer_temporaries)},
+      {"evaluation", weights + reference + kv_cache + generation_work},
+  };
+  if (in.reward_model) plan.phases.insert(plan.phases.begin() + 1, {"judging", weights + judge});
+  for (auto& phase : plan.phases) phase.bytes += runtime;
+  const auto largest = std::max_element(plan.phases.begin(), plan.phases.end(),
+                                        [](const MemoryPhase& a, const MemoryPhase& b) { return a.bytes < b.bytes; });
+  plan.peak_bytes = largest->bytes;
+  plan.peak_phase = largest->name;
+  return plan;
+}
+
+std::vector<MemorySuggestion> memory_suggestions(const MemoryPlanInputs& inputs) {
+  std::vector<MemorySuggestion> suggestions;
+  const std::int64_t current = plan_memory(inputs).peak_bytes;
+  auto consider = [&](const std::string& setting, const MemoryPlanInputs& changed) {
+    const std::int64_t peak = plan_memory(changed).peak_bytes;
+    if (peak < current) suggestions.push_back({setting, peak});
+  };
+  if (inputs.lora.rank == 0) {
+    MemoryPlanInputs changed = inputs;
+    changed.lora.rank = 16;
+    changed.lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+    consider("train.lora.rank=16 train.lora.target_modules=[all-linear]", changed);
+  }
+  if (!inputs.gradient_checkpointing) {
+    MemoryPlanInputs changed = inputs;
+    changed.gradient_checkpointing = true;
+    consider("train.gradient_checkpointing=true", changed);
+  }
+  if (inputs.train_batch_size > 1) {
+    MemoryPlanInputs changed = inputs;
+    changed.train_batch_size = std::max<std::int64_t>(1, inputs.train_batch_size / 2);
+    consider("train.batch_size=" + std::to_string(changed.train_batch_size) +
+                 " with twice the train.gradient_accumulation_steps (same global batch)",
+             changed);
+  }
+  if (inputs.generate_batch_size > 1) {
+    MemoryPlanInputs changed = inputs;
+    changed.generate_batch_size = std::max<std::int64_t>(1, inputs.generate_batch_size / 2);
+    consider("generate.batch_size=" + std::to_string(changed.generate_batch_size), changed);
+  }
+  std::sort(suggestions.begin(), suggestions.end(),
+            [](const MemorySuggestion& a, const MemorySuggestion& b) { return a.peak_bytes < b.peak_bytes; });
+  return suggestions;
+}
+
+std::string format_bytes(std::int64_t bytes) {
+  char text[32];
+  if (bytes >= kGiB) {
+    std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / static_cast<double>(kGiB));
+  } else {
+    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / static_cast<double>(kMiB));
+  }
+  return text;
+}
+
+std::int64_t parse_memory_size(const std::string& text, const std::string& what) {
+  std::size_t end = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    throw InputError(what + ": '" + text + "' is not a memory size (e.g. 80GiB, 81920MiB, 40GB)");
+  }
+  std::string unit = text.substr(end);
+  unit.erase(std::remove_if(unit.begin(), unit.end(), [](unsigned char c) { return std::isspace(c); }), unit.end());
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double scale = 0;
+  if (unit.empty() || unit == "b") scale = 1;
+  else if (unit == "kib" || unit == "k") scale = 1024.0;
+  else if (unit == "mib" || unit == "m") scale = static_cast<double>(kMiB);
+  else if (unit == "gib" || unit == "g") scale = static_cast<double>(kGiB);
+  else if (unit == "tib" || unit == "t") scale = static_cast<double>(kGiB) * 1024.0;
+  else if (unit == "kb") scale = 1e3;
+  else if (unit == "mb") scale = 1e6;
+  else if (unit == "gb") scale = 1e9;
+  else if (unit == "tb") scale = 1e12;
+  if (scale == 0 || !(value > 0) || !std::isfinite(value) || value * scale > 9.0e18) {
+    throw InputError(what + ": '" + text + "' is not a memory size (e.g. 80GiB, 81920MiB, 40GB)");
+  }
+  return static_cast<std::int64_t>(value * scale);
+}
+
+}  // namespace selm
