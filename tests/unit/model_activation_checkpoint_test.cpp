@@ -34,8 +34,8 @@ LlamaForCausalLM seeded_model(bool checkpointing) {
   return model;
 }
 
-// Mean next-token NLL of a right-padded batch; the backward fills every parameter's gradient.
-void backward_of_language_model_loss(LlamaForCausalLM& model) {
+// Mean next-token NLL of a right-padded batch, whose backward fills every parameter's gradient.
+torch::Tensor language_model_loss(LlamaForCausalLM& model) {
   torch::manual_seed(3);
   const auto ids = torch::randint(0, tiny_config().vocab_size, {2, 12}, torch::kInt64);
   auto mask = torch::ones({2, 12}, torch::kInt64);
@@ -44,9 +44,10 @@ void backward_of_language_model_loss(LlamaForCausalLM& model) {
   const auto logps = torch::log_softmax(logits.slice(1, 0, 11), -1);
   const auto targets = ids.slice(1, 1, 12).unsqueeze(-1);
   const auto weights = mask.slice(1, 1, 12).to(torch::kFloat32);
-  const auto loss = -(logps.gather(-1, targets).squeeze(-1) * weights).sum() / weights.sum();
-  loss.backward();
+  return -(logps.gather(-1, targets).squeeze(-1) * weights).sum() / weights.sum();
 }
+
+void backward_of_language_model_loss(LlamaForCausalLM& model) { language_model_loss(model).backward(); }
 
 std::map<std::string, torch::Tensor> gradients_of(LlamaForCausalLM& model) {
   std::map<std::string, torch::Tensor> gradients;
@@ -95,8 +96,12 @@ TEST(ModelActivationCheckpoint, AutocastIsReplayedInTheRecomputation) {
   auto plain = seeded_model(false);
   auto recomputed = seeded_model(true);
   for (auto* model : {&plain, &recomputed}) {
-    const AutocastScope autocast(c10::DeviceType::CPU, torch::kBFloat16, /*enabled=*/true);
-    backward_of_language_model_loss(*model);
+    torch::Tensor loss;
+    {
+      const AutocastScope autocast(c10::DeviceType::CPU, torch::kBFloat16, /*enabled=*/true);
+      loss = language_model_loss(*model);
+    }
+    loss.backward();  // outside autocast, as training runs it: the recomputation must restore it
   }
   expect_same_gradients(gradients_of(plain), gradients_of(recomputed), 1e-6);
 }
