@@ -18,6 +18,8 @@
 #include "selm/train/preference_step.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/train/training_loop.hpp"
+#include "selm/train/training_precision.hpp"
+#include "selm/train/training_runtime_options.hpp"
 #include "selm/util/cpu_threads.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/system.hpp"
@@ -185,6 +187,8 @@ struct BenchTrainArgs {
   std::int64_t threads = 0;
   std::int64_t gemm_size = 2048;
   std::string profile;  // chrome-trace file of the timed steps, "" = none
+  std::string precision = "fp32";
+  bool gradient_checkpointing = false;
 };
 
 // The machine's fp32 matrix-multiply peak as this process sees it: the best of a few timed
@@ -269,11 +273,14 @@ void run_bench_train(const BenchTrainArgs& args) {
   const Placement placement = parse_placement(args.device, "float32", "--device", "--dtype");
   const double gemm_flops = measure_gemm_flops(args.gemm_size, placement.device);
 
-  LlamaForCausalLM model = load_llama(args.model, placement);
-  model->train();
-  const LlamaConfig& config = model->config();
   TrainConfig train_config;
   train_config.learning_rate = 1e-5;
+  train_config.precision = parse_enum<TrainPrecision>(args.precision, "--precision");
+  train_config.gradient_checkpointing = args.gradient_checkpointing;
+  LlamaForCausalLM model = load_llama(args.model, placement, training_runtime_options(train_config));
+  model->train();
+  const LlamaConfig& config = model->config();
+  const TrainingDtypeGuard training_dtype(*model, train_config.precision);
   const auto optimizer = make_adamw(*model, train_config);
   const std::vector<torch::Tensor> trainable = trainable_parameters(*model);
 
@@ -283,8 +290,10 @@ void run_bench_train(const BenchTrainArgs& args) {
   const std::int64_t rows = (loss_uses_reference_response(loss_options) ? 3 : 2) * batch;
   const BenchPreferenceData data = random_preference_data(batch, length, prompt_length, config.vocab_size, placement.device);
   // Every row has T tokens, so no row is padded and the pad id is never used.
-  const StepFunction step = preference_step_function(model, data.examples, data.records, loss_options,
-                                                     /*pad_id=*/0, train_config.average_logps);
+  const StepFunction step = with_training_precision(
+      preference_step_function(model, data.examples, data.records, loss_options, /*pad_id=*/0,
+                               train_config.average_logps),
+      train_config.precision, placement.device.type());
   std::vector<std::int64_t> all_examples(static_cast<std::size_t>(batch));
   std::iota(all_examples.begin(), all_examples.end(), std::int64_t{0});
   const std::vector<std::vector<std::int64_t>> micro_batches = {all_examples};
@@ -354,6 +363,8 @@ void run_bench_train(const BenchTrainArgs& args) {
       {"threads", torch::get_num_threads()},
       {"thread_pools", thread_pools_json(pools)},
       {"loss", enum_name(loss_options.type)},
+      {"precision", enum_name(train_config.precision)},
+      {"gradient_checkpointing", train_config.gradient_checkpointing},
       {"batch", batch},
       {"seq", length},
       {"prompt_len", prompt_length},
@@ -504,6 +515,11 @@ void register_bench_command(CLI::App& app) {
                     "scripts/dev/profile_summary.py tabulates it)");
   train->add_option("--gemm-size", train_args->gemm_size, "n of the n x n x n fp32 matmul that measures the peak")
       ->capture_default_str();
+  train->add_option("--precision", train_args->precision, "fp32, bf16_mixed or bf16 (as train.precision)")
+      ->capture_default_str();
+  train->add_flag("--gradient-checkpointing", train_args->gradient_checkpointing,
+                  "Recompute each decoder layer in backward (as train.gradient_checkpointing; the recomputation is "
+                  "not counted in the model FLOPs)");
   train->footer("mfu = model FLOPs per second / gemm_gflops, both measured in this run on the same device and\n"
                 "threads. Model FLOPs per step = 6 * (parameters besides embedding and output projection) * tokens\n"
                 "+ 6 * (output projection parameters) * response tokens + 12 * layers * heads * head_dim * T^2 * rows.");

@@ -12,6 +12,7 @@
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/train/preference_step.hpp"
 #include "selm/train/preference_trainer.hpp"
+#include "selm/train/training_runtime_options.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -42,7 +43,8 @@ void run_dpo(const DpoArgs& args) {
   const fs::path out = args.out.empty() ? fs::path(config.run.output_dir) / config.run.name : fs::path(args.out);
 
   // The whole file is validated before anything is written.
-  LanguageModel lm = load_language_model(config.model.path, config.model, config.tokenizer);
+  LanguageModel lm =
+      load_language_model(config.model.path, config.model, config.tokenizer, training_runtime_options(train));
   PreferenceData data = load_preference_data(config.data.train_file, lm, train, with_y_ref);
   fs::create_directories(out);
 

@@ -11,6 +11,7 @@
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/train/sft_trainer.hpp"
+#include "selm/train/training_runtime_options.hpp"
 #include "selm/util/error.hpp"
 #include "selm/run/run_paths.hpp"
 #include "selm/util/files.hpp"
@@ -55,8 +56,9 @@ void run_sft(const SftArgs& args) {
     if (eval_records.empty()) throw InputError(config.sft.eval_file + ": no SFT records");
   }
 
-  LanguageModel lm = load_language_model(config.model.path, config.model, config.tokenizer);
   const TrainConfig& train = config.train;
+  LanguageModel lm =
+      load_language_model(config.model.path, config.model, config.tokenizer, training_runtime_options(train));
   const std::vector<SftExample> train_examples =
       make_sft_examples(train_records, *lm.formatter, train.max_length, train.max_prompt_length);
   const std::vector<SftExample> eval_examples =

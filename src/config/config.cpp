@@ -502,6 +502,10 @@ void Config::validate(const FieldChecker& check) const {
   generate.validate(check.nested("generate"));
   judge.validate(check.nested("judge"));
   train.validate(check.nested("train"));
+  // bf16_mixed keeps the weights the model is loaded in as its float32 master copy.
+  check.require(train.precision != TrainPrecision::bf16_mixed || model.dtype == ComputeDtype::float32, "model.dtype",
+                "must be float32 with train.precision bf16_mixed (the float32 master weights), got " +
+                    enum_name(model.dtype));
   sft.validate(check.nested("sft"));
   online.validate(check.nested("online"));
   eval.validate(check.nested("eval"));

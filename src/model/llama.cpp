@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "selm/model/activation_checkpoint.hpp"
 #include "selm/model/fused_ops.hpp"
 #include "selm/util/error.hpp"
 
@@ -13,6 +14,16 @@ namespace {
 
 void require(bool condition, const std::string& key, const std::string& message) {
   if (!condition) throw InputError("key '" + key + "': " + message);
+}
+
+// layer(x, cos, sin, allowed) with its activations recomputed in backward (activation_checkpoint.hpp).
+// x: (B, T, C); cos, sin: (B, T, D); allowed: (B, 1, T, S) -> (B, T, C)
+torch::Tensor checkpointed_decoder_layer(LlamaDecoderLayer layer, const torch::Tensor& x, torch::Tensor cos,
+                                         torch::Tensor sin, torch::Tensor allowed) {
+  const std::vector<torch::Tensor> parameters = layer->parameters();
+  return checkpointed([layer, cos, sin, allowed](const torch::Tensor& input) mutable {
+    return layer->forward(input, cos, sin, allowed);
+  }, x, parameters);
 }
 
 }  // namespace
@@ -38,9 +49,6 @@ void check_llama_config(const LlamaConfig& config) {
 }
 
 void check_llama_runtime_options(const LlamaRuntimeOptions& runtime_options) {
-  if (runtime_options.activation_checkpointing) {
-    throw InputError("activation checkpointing is not supported yet");
-  }
   if (runtime_options.lora.has_value()) throw InputError("LoRA adapters are not supported yet");
   select_attention_kernel(runtime_options.attention);
 }
@@ -183,7 +191,13 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torc
   const auto allowed = build_attention_allowed(mask, tokens, config_.sliding_window);
   const auto [cos_table, sin_table] = rotary_cos_sin(positions, config_.resolved_head_dim(), config_.rope_theta);
   auto hidden = embed_tokens(input_ids);
-  for (auto& layer : layer_modules_) hidden = layer(hidden, cos_table, sin_table, allowed, cache);
+  // Recomputing pays only where activations are kept for a backward; a cached pass is generation.
+  const bool recompute = runtime_options_.activation_checkpointing && cache == nullptr && is_training() &&
+                         torch::GradMode::is_enabled();
+  for (auto& layer : layer_modules_) {
+    hidden = recompute ? checkpointed_decoder_layer(layer, hidden, cos_table, sin_table, allowed)
+                       : layer(hidden, cos_table, sin_table, allowed, cache);
+  }
   if (cache != nullptr) cache->advance(tokens);
   return norm(hidden);
 }

@@ -4,10 +4,12 @@
 #include <torch/torch.h>
 
 #include "selm/model/hf_model_dir.hpp"
+#include "selm/model/autocast.hpp"
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/parallel/shared_artifacts.hpp"
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/train/preference_step.hpp"
+#include "selm/train/training_precision.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -65,6 +67,9 @@ std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& referen
     }
   }
   log::info("computing reference log-probs of " + std::to_string(data.file.records.size()) + " records");
+  // In the precision the policy trains in, so that the two agree before the first update.
+  const TrainingDtypeGuard training_dtype(*reference, train.precision);
+  const AutocastScope autocast(reference->device().type(), torch::kBFloat16, uses_bf16_autocast(train.precision));
   compute_reference_logps(reference, data.file.records, data.examples, train.batch_size, pad_id, train.average_logps,
                           with_reference_response, data.file.generation_y_ref_logps);
   SharedArtifacts(options.parallel).write_file(cache_file, records_jsonl(data.file.records));

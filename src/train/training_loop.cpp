@@ -17,6 +17,7 @@
 #include "selm/train/lr_schedule.hpp"
 #include "selm/train/optimizer.hpp"
 #include "selm/train/shuffle.hpp"
+#include "selm/train/training_precision.hpp"
 #include "selm/util/clock.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
@@ -391,7 +392,14 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
 
   fs::create_directories(output_dir);
   model.train();
+  // Before the optimiser exists, so that its moments take the parameters' training dtype.
+  const TrainingDtypeGuard training_dtype(model, config.precision);
   const std::vector<torch::Tensor> parameters = trainable_parameters(model);
+  if (config.precision == TrainPrecision::bf16) {
+    if (const auto warning = bf16_resolution_warning(parameters, config.learning_rate)) log::warn(*warning);
+  }
+  const StepFunction precise_step =
+      with_training_precision(step, config.precision, parameters.empty() ? torch::kCPU : parameters.front().device().type());
   auto optimizer = make_adamw(model, config);
 
   TrainerState state = resume_or_start_fresh(fresh_state(plan, config, num_examples), options, *optimizer, metrics_file);
@@ -435,7 +443,8 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
     OptimizerStepResult outcome;
     try {
       outcome = run_optimizer_step(*optimizer, parameters, config.max_grad_norm,
-                                   step_micro_batches(span, order, config.batch_size), span.first_position, step);
+                                   step_micro_batches(span, order, config.batch_size), span.first_position,
+                                   precise_step);
     } catch (const NonFiniteTrainingError& error) {
       throw located_non_finite_error(error, step_number, plan.total_steps, span.epoch, output_dir, last_saved_step);
     }

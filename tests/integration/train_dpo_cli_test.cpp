@@ -119,6 +119,18 @@ TEST_F(TrainDpoCli, DpoAndSelmOverfitAHandfulOfPairs) {
   expect_overfits("selm", write_config("overfit_selm", "selm", 40, 6, 0), path("overfit_selm"));
 }
 
+// The fp32 run's thresholds above, reached with bfloat16 compute on float32 master weights, with
+// and without recomputing the layers in backward.
+TEST_F(TrainDpoCli, Bf16MixedPrecisionOverfitsAsFp32Does) {
+  for (const bool checkpointing : {false, true}) {
+    const std::string name = checkpointing ? "overfit_bf16_mixed_checkpointed" : "overfit_bf16_mixed";
+    const std::string config = write_config(name, "dpo", 40, 6, 0);
+    write_text(config, read_text(config) + "  precision: bf16_mixed\n  gradient_checkpointing: " +
+                           (checkpointing ? "true" : "false") + "\n");
+    expect_overfits("dpo bf16_mixed", config, path(name));
+  }
+}
+
 TEST_F(TrainDpoCli, ScoreOfAModelAgainstItselfGivesZeroRewardsAndLossLogTwo) {
   for (const std::string loss : {"dpo", "selm"}) {
     auto run = run_selm({"score", "--policy", path("model"), "--reference", path("model"), "--data", path("prefs.jsonl"),

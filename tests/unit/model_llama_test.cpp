@@ -498,9 +498,6 @@ TEST(ModelLlamaRuntimeOptions, RefusesWhatIsNotImplementedYet) {
   sdpa.attention = AttentionImplementation::sdpa;
   EXPECT_EQ(construction_error(sdpa), "attention implementation 'sdpa' is not implemented yet (implemented: eager)");
   EXPECT_THROW(select_attention_kernel(AttentionImplementation::sdpa), std::invalid_argument);
-  LlamaRuntimeOptions checkpointing;
-  checkpointing.activation_checkpointing = true;
-  EXPECT_EQ(construction_error(checkpointing), "activation checkpointing is not supported yet");
   LlamaRuntimeOptions lora;
   lora.lora = LoraAdapterSpec{};
   EXPECT_EQ(construction_error(lora), "LoRA adapters are not supported yet");

@@ -42,11 +42,14 @@
 // model above. Extension points:
 //   - LoRA: every projection, lm_head included, is a Projection submodule (projection.hpp), the
 //     one place where adapters attach; LlamaRuntimeOptions::lora describes them.
-//   - Activation checkpointing: a decoder block's forward is one function, which
-//     LlamaRuntimeOptions::activation_checkpointing will wrap.
+//   - Activation checkpointing: with LlamaRuntimeOptions::activation_checkpointing, a training
+//     pass with gradients runs each decoder block through model/activation_checkpoint.hpp, which
+//     recomputes it in backward; passes with a cache or without gradients run it plainly.
 //   - Fast attention: select_attention_kernel maps LlamaRuntimeOptions::attention to the kernel
 //     each LlamaAttention runs; `sdpa` is wired in there.
-//   - Mixed precision: the dtype comes from the parameters (bf16 = model->to(torch::kBFloat16)).
+//   - Mixed precision: the dtype comes from the parameters (bf16 = model->to(torch::kBFloat16));
+//     under autocast (model/autocast.hpp) the projections compute in bfloat16 on float32 weights
+//     while the embedding output, the residual stream and the norms stay float32.
 #pragma once
 
 #include <cstdint>
@@ -221,8 +224,8 @@ TORCH_MODULE(LlamaForCausalLM);
 // Throws InputError naming the key for configs this implementation cannot build.
 void check_llama_config(const LlamaConfig& config);
 
-// Throws InputError for runtime options declared for capabilities still to come (activation
-// checkpointing, LoRA adapters, the sdpa kernel): refused, never silently ignored.
+// Throws InputError for runtime options declared for capabilities still to come (LoRA adapters,
+// the sdpa kernel): refused, never silently ignored.
 void check_llama_runtime_options(const LlamaRuntimeOptions& runtime_options);
 
 }  // namespace selm

@@ -34,7 +34,7 @@ struct LoraAdapterSpec {};
 
 struct LlamaRuntimeOptions {
   AttentionImplementation attention = AttentionImplementation::eager;  // attention kernel of every layer
-  bool activation_checkpointing = false;  // recompute decoder blocks during backward; not supported yet
+  bool activation_checkpointing = false;  // recompute decoder blocks during backward (training passes)
   std::optional<LoraAdapterSpec> lora;    // adapters on the projections; none = plain weights
 };
 

@@ -8,6 +8,7 @@
 #include "selm/config/fields.hpp"
 #include "selm/train/loss_type.hpp"
 #include "selm/train/lr_schedule.hpp"
+#include "selm/train/train_precision.hpp"
 
 namespace selm {
 
@@ -35,6 +36,8 @@ struct TrainConfig {
   std::int64_t save_every = 0;            // optimiser steps between checkpoints; 0 = only at the end
   std::int64_t seed = 42;                 // shuffling seed
   bool shuffle = true;                    // seeded shuffle of the examples each epoch
+  TrainPrecision precision = TrainPrecision::fp32;  // number format of the training computation
+  bool gradient_checkpointing = false;    // recompute each decoder layer in backward
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -61,6 +64,11 @@ struct TrainConfig {
     v.field("save_every", save_every, "Optimiser steps between checkpoints; 0 saves only at the end", field_role::speed);
     v.field("seed", seed, "Seed of the example shuffling", field_role::run_identity);
     v.field("shuffle", shuffle, "Shuffle the examples (seeded) every epoch");
+    v.field("precision", precision,
+            "fp32; bf16_mixed (float32 weights and AdamW moments, forward and backward in bfloat16); bf16 (all in bfloat16)");
+    v.field("gradient_checkpointing", gradient_checkpointing,
+            "Recompute each decoder layer's activations in backward: less memory, about a third more compute",
+            field_role::speed);
   }
 
   void validate(const FieldChecker& check) const;
