@@ -18,6 +18,7 @@
 #include "selm/train/preference_step.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/train/training_loop.hpp"
+#include "selm/train/memory_plan.hpp"
 #include "selm/train/training_precision.hpp"
 #include "selm/train/training_runtime_options.hpp"
 #include "selm/util/cpu_threads.hpp"
@@ -261,6 +262,34 @@ BenchPreferenceData random_preference_data(std::int64_t batch, std::int64_t leng
 //   + 6 * output projection parameters * rows * (T - P)       (only response positions are projected)
 //   + 12 * layers * (heads * head_dim) * T^2 * rows             (q k^T and attention @ v, forward + backward)
 // with rows = 3B (2B for a loss without y_ref); MFU = model FLOPs per second / the measured GEMM peak.
+// What `selm plan` expects of this shape's training, beside what the benchmark measured: the
+// training phase (weights, gradients, optimiser state, activations and the runtime) against the
+// peak RSS.
+nlohmann::json planned_training_memory(LlamaForCausalLM& model, const TrainConfig& train, const Placement& placement,
+                                       std::int64_t batch, std::int64_t rows_per_example, std::int64_t length,
+                                       std::int64_t prompt_length) {
+  MemoryPlanInputs inputs;
+  inputs.model = model->config();
+  inputs.device = placement.device.is_cuda() ? PlanDevice::cuda : PlanDevice::cpu;
+  inputs.autocast_bf16 = uses_bf16_autocast(train.precision);
+  inputs.weight_bytes = inputs.trainable_bytes = train.precision == TrainPrecision::bf16 ? 2 : 4;
+  inputs.attention = attention_for(inputs.device, inputs.weight_bytes == 4 && !inputs.autocast_bf16);
+  inputs.gradient_checkpointing = train.gradient_checkpointing;
+  inputs.train_batch_size = batch;
+  inputs.rows_per_example = rows_per_example;
+  inputs.max_length = length;
+  inputs.max_prompt_length = prompt_length;
+  const MemoryPlan plan = plan_memory(inputs);
+  std::int64_t training_phase = 0;
+  for (const auto& phase : plan.phases) {
+    if (phase.name == "training") training_phase = phase.bytes;
+  }
+  const double measured = static_cast<double>(peak_rss_bytes());
+  return {{"training_phase_mb", static_cast<double>(training_phase) / kMiB},
+          {"activations_mb", static_cast<double>(plan.part("activations").bytes) / kMiB},
+          {"estimate_over_peak_rss", static_cast<double>(training_phase) / measured}};
+}
+
 void run_bench_train(const BenchTrainArgs& args) {
   if (args.batch < 1 || args.steps < 1 || args.warmup_steps < 0 || args.gemm_size < 1) {
     throw InputError("--batch, --steps and --gemm-size must be positive and --warmup non-negative");
@@ -382,6 +411,7 @@ void run_bench_train(const BenchTrainArgs& args) {
       {"last_loss", last_loss},
       {"memory", memory},
       {"peak_rss_mb", static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0)},
+      {"plan", planned_training_memory(model, train_config, placement, batch, rows / batch, length, prompt_length)},
   };
   std::cout << result.dump(2) << "\n";
 }

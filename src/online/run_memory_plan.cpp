@@ -1,7 +1,5 @@
 #include "selm/online/run_memory_plan.hpp"
 
-#include <torch/version.h>
-
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -63,14 +61,15 @@ MemoryPlanInputs plan_inputs(const Config& config, const LlamaConfig& model, std
   const bool cuda = config.model.device.kind == DeviceKind::cuda;
   in.device = cuda ? PlanDevice::cuda : PlanDevice::cpu;
   in.weight_bytes = dtype_bytes(config.model.dtype);
-  in.trainable_bytes = in.weight_bytes;
-  const bool fused_attention_available = TORCH_VERSION_MAJOR >= 2;
-  if (cuda) {
-    in.attention = fused_attention_available ? PlanAttention::fused : PlanAttention::composed;
-  } else {
-    in.attention = in.weight_bytes == 4 && !in.autocast_bf16 ? PlanAttention::sliced : PlanAttention::composed;
-  }
   const TrainConfig& train = config.train;
+  switch (train.precision) {
+    case TrainPrecision::fp32: break;
+    case TrainPrecision::bf16_mixed: in.autocast_bf16 = true; break;  // float32 master weights
+    case TrainPrecision::bf16: in.weight_bytes = 2; break;
+  }
+  in.trainable_bytes = in.weight_bytes;
+  in.gradient_checkpointing = train.gradient_checkpointing;
+  in.attention = attention_for(in.device, in.weight_bytes == 4 && !in.autocast_bf16);
   in.train_batch_size = train.batch_size;
   in.rows_per_example = train.loss == PreferenceLossType::selm && train.alpha != 0.0 ? 3 : 2;
   in.max_length = train.max_length;

@@ -1,5 +1,7 @@
 #include "selm/train/memory_plan.hpp"
 
+#include <torch/version.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -122,6 +124,11 @@ TrainingMemory training_memory(const Shapes& s, const MemoryPlanInputs& in) {
 std::string gib_text(std::int64_t bytes) { return format_bytes(bytes); }
 
 }  // namespace
+
+PlanAttention attention_for(PlanDevice device, bool float32_compute) {
+  if (device == PlanDevice::cuda) return TORCH_VERSION_MAJOR >= 2 ? PlanAttention::fused : PlanAttention::composed;
+  return float32_compute ? PlanAttention::sliced : PlanAttention::composed;
+}
 
 const MemoryPart& MemoryPlan::part(const std::string& name) const {
   for (const auto& entry : parts) {

@@ -40,6 +40,10 @@ enum class PlanAttention {
   fused,     // scaled_dot_product_attention's flash / memory-efficient kernels: O(T) per head
 };
 
+// The kernel the model runs for `device`: the fused one on CUDA with LibTorch >= 2.0, the sliced
+// CPU kernel for float32 on the CPU, the composed ops otherwise.
+PlanAttention attention_for(PlanDevice device, bool float32_compute);
+
 struct LoraPlan {
   std::int64_t rank = 0;                    // 0 = no adapters
   std::vector<std::string> target_modules;  // q_proj ... down_proj, lm_head (already expanded)
