@@ -42,7 +42,7 @@ void run_dpo(const DpoArgs& args) {
   const fs::path out = args.out.empty() ? fs::path(config.run.output_dir) / config.run.name : fs::path(args.out);
 
   // The whole file is validated before anything is written.
-  LanguageModel lm = load_language_model(config.model.path, config.model, config.tokenizer);
+  LanguageModel lm = load_language_model(config.model.path, config.model, config.tokenizer, training_runtime_options(train));
   PreferenceData data = load_preference_data(config.data.train_file, lm, train, with_y_ref);
   fs::create_directories(out);
 
@@ -98,7 +98,9 @@ void register_dpo_command(CLI::App& app) {
   command->footer(
       "model.path is the starting policy and the frozen reference. Loss and optimisation are the train.* keys.\n"
       "OUT holds preferences_with_reference.jsonl (records with cached reference log-probs), train_metrics.jsonl,\n"
-      "checkpoint/ (resumed automatically) and, at the end, model/ (a Hugging Face directory).\n"
+      "checkpoint/ (resumed automatically) and, at the end, model/ (a Hugging Face directory; with train.lora\n"
+      "the adapter is saved first in adapter/, PEFT's format, and merged into model/; the reference is the\n"
+      "model with its adapters off).\n"
       "A record's optional \"reference_response_logprob\" (the generation's summed log-prob of y_ref under the\n"
       "reference) is used as ref(y_ref) instead of recomputing it.");
   command->callback([args] { run_dpo(*args); });

@@ -21,6 +21,13 @@ void TrainConfig::validate(const FieldChecker& check) const {
   check.require(max_length > max_prompt_length, "max_length", "must exceed max_prompt_length");
   check.require(log_every >= 1, "log_every", "must be at least 1");
   check.require(save_every >= 0, "save_every", "must be 0 (only at the end) or positive");
+  lora.validate(check.nested("lora"));
+}
+
+LlamaRuntimeOptions training_runtime_options(const TrainConfig& train) {
+  LlamaRuntimeOptions options;
+  options.lora = lora_adapter_spec(train.lora, train.seed);
+  return options;
 }
 
 }  // namespace selm

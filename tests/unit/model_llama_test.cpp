@@ -501,9 +501,11 @@ TEST(ModelLlamaRuntimeOptions, RefusesWhatIsNotImplementedYet) {
   LlamaRuntimeOptions checkpointing;
   checkpointing.activation_checkpointing = true;
   EXPECT_EQ(construction_error(checkpointing), "activation checkpointing is not supported yet");
+  // LoRA is implemented (lora_test.cpp); an adapter out of range is refused.
   LlamaRuntimeOptions lora;
   lora.lora = LoraAdapterSpec{};
-  EXPECT_EQ(construction_error(lora), "LoRA adapters are not supported yet");
+  lora.lora->rank = 0;
+  EXPECT_EQ(construction_error(lora), "LoRA rank r must be at least 1, got 0");
 }
 
 }  // namespace

@@ -41,7 +41,8 @@
 // decoder layers and their attention through the constructors; the defaults compute exactly the
 // model above. Extension points:
 //   - LoRA: every projection, lm_head included, is a Projection submodule (projection.hpp), the
-//     one place where adapters attach; LlamaRuntimeOptions::lora describes them.
+//     one place where adapters attach; LlamaRuntimeOptions::lora describes them and lora.hpp
+//     switches, merges and counts them. With adapters the base weights are frozen.
 //   - Activation checkpointing: a decoder block's forward is one function, which
 //     LlamaRuntimeOptions::activation_checkpointing will wrap.
 //   - Fast attention: select_attention_kernel maps LlamaRuntimeOptions::attention to the kernel
@@ -128,7 +129,7 @@ TORCH_MODULE(LlamaAttention);
 
 class LlamaMLPImpl : public torch::nn::Module {
  public:
-  explicit LlamaMLPImpl(const LlamaConfig& config);
+  explicit LlamaMLPImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options = {});
   // x: (B, T, C) -> down(silu(gate(x)) * up(x)): (B, T, C)
   torch::Tensor forward(const torch::Tensor& x);
 
@@ -222,7 +223,8 @@ TORCH_MODULE(LlamaForCausalLM);
 void check_llama_config(const LlamaConfig& config);
 
 // Throws InputError for runtime options declared for capabilities still to come (activation
-// checkpointing, LoRA adapters, the sdpa kernel): refused, never silently ignored.
+// checkpointing, the sdpa kernel): refused, never silently ignored; and for LoRA adapters
+// that name an unknown projection or have a rank, alpha or dropout out of range.
 void check_llama_runtime_options(const LlamaRuntimeOptions& runtime_options);
 
 }  // namespace selm

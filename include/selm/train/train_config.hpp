@@ -6,6 +6,7 @@
 
 #include "selm/config/field_checker.hpp"
 #include "selm/config/fields.hpp"
+#include "selm/train/lora_config.hpp"
 #include "selm/train/loss_type.hpp"
 #include "selm/train/lr_schedule.hpp"
 
@@ -35,6 +36,7 @@ struct TrainConfig {
   std::int64_t save_every = 0;            // optimiser steps between checkpoints; 0 = only at the end
   std::int64_t seed = 42;                 // shuffling seed
   bool shuffle = true;                    // seeded shuffle of the examples each epoch
+  LoraConfig lora;                        // low-rank adapters instead of full fine-tuning (off by default)
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -61,9 +63,14 @@ struct TrainConfig {
     v.field("save_every", save_every, "Optimiser steps between checkpoints; 0 saves only at the end", field_role::speed);
     v.field("seed", seed, "Seed of the example shuffling", field_role::run_identity);
     v.field("shuffle", shuffle, "Shuffle the examples (seeded) every epoch");
+    v.section("lora", lora, "LoRA adapters (Hugging Face PEFT's LoraConfig names and defaults); rank 0 = off");
   }
 
   void validate(const FieldChecker& check) const;
 };
+
+// How training builds the model: LoRA adapters when train.lora.rank > 0 (initialised from
+// train.seed), otherwise the defaults.
+LlamaRuntimeOptions training_runtime_options(const TrainConfig& train);
 
 }  // namespace selm
