@@ -100,7 +100,9 @@ void register_dpo_command(CLI::App& app) {
   command->footer(
       "model.path is the starting policy and the frozen reference. Loss and optimisation are the train.* keys.\n"
       "OUT holds preferences_with_reference.jsonl (records with cached reference log-probs), train_metrics.jsonl,\n"
-      "checkpoint/ (resumed automatically) and, at the end, model/ (a Hugging Face directory).\n"
+      "checkpoint/ (resumed automatically) and, at the end, model/ (a Hugging Face directory; with train.lora\n"
+      "the adapter is saved first in adapter/, PEFT's format, and merged into model/; the reference is the\n"
+      "model with its adapters off).\n"
       "A record's optional \"reference_response_logprob\" (the generation's summed log-prob of y_ref under the\n"
       "reference) is used as ref(y_ref) instead of recomputing it.");
   command->callback([args] { run_dpo(*args); });

@@ -77,9 +77,12 @@ void run_eval(const EvalArgs& args) {
   fs::create_directories(out);
   const SamplingConfig sampling = eval_sampling(config.generate, config.eval);
 
+  // model.adapter_path adapts the evaluated model only, not the baseline or the reference.
+  ModelSettings unadapted = config.model;
+  unadapted.adapter_path.clear();
   std::vector<GenerationRecord> baseline;
   if (baseline_is_model) {
-    LanguageModel baseline_model = load_language_model(args.baseline, config.model, config.tokenizer);
+    LanguageModel baseline_model = load_language_model(args.baseline, unadapted, config.tokenizer);
     baseline = generate_eval_responses(baseline_model, prompts, sampling, out / run_files::kBaselineGenerations,
                                        GenerationFileOptions{true, "baseline", 0, ParallelContext{}});
   }
@@ -93,7 +96,7 @@ void run_eval(const EvalArgs& args) {
   settings.judge_batch_size = config.judge.batch_size;
   settings.logprob_batch_size = config.train.batch_size;
   const EvalResult result = evaluate_policy(policy, prompts, baseline, *judge, settings, out, [&] {
-    return load_language_model(args.reference, config.model, config.tokenizer);
+    return load_language_model(args.reference, unadapted, config.tokenizer);
   });
   EvalRecord record;
   record.result = eval_result_to_json(result);

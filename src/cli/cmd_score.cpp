@@ -101,7 +101,9 @@ void run_score(const ScoreArgs& args) {
   }
   const ModelLogps policy_logps = score_model(policy.model, examples, args.batch_size, pad_id, train.average_logps);
   policy.model = LlamaForCausalLM{nullptr};  // one model resident at a time
-  LanguageModel reference = load_language_model(args.reference, config.model, config.tokenizer);
+  ModelSettings unadapted = config.model;  // model.adapter_path adapts the policy only
+  unadapted.adapter_path.clear();
+  LanguageModel reference = load_language_model(args.reference, unadapted, config.tokenizer);
   const ModelLogps reference_logps = score_model(reference.model, examples, args.batch_size, pad_id, train.average_logps);
 
   // The loss of every example at once, from the log-probs above.

@@ -12,6 +12,7 @@
 #include "selm/text/tokenizer_files.hpp"
 #include "selm/train/sft_trainer.hpp"
 #include "selm/train/training_runtime_options.hpp"
+#include "selm/train/training_model_io.hpp"
 #include "selm/util/error.hpp"
 #include "selm/run/run_paths.hpp"
 #include "selm/util/files.hpp"
@@ -84,16 +85,9 @@ void run_sft(const SftArgs& args) {
   options.resume = !args.fresh;
   options.stop_after_step = args.stop_after_step;
   const std::string chat_template = config.tokenizer.chat_template;
-  options.save_model = [&lm, &chat_template](const fs::path& model_dir) {
-    save_llama(lm.model, model_dir);
-    write_tokenizer_files(*lm.tokenizer, model_dir, chat_template);
-  };
-  options.load_model = [&lm](const fs::path& model_dir) {
-    WeightLoadOptions load_options;
-    // A tied model has no lm_head parameter; a checkpoint may still store the duplicate.
-    if (lm.model->config().tie_word_embeddings) load_options.ignored_suffixes.push_back("lm_head.weight");
-    load_module_weights(*lm.model, model_dir, load_options);
-  };
+  options.save_model = checkpoint_model_saver(lm, chat_template);
+  options.load_model = checkpoint_model_loader(lm);
+  log_trainable_parameters(lm.model);
   const TrainingResult result = train_sft(lm.model, train_examples, train, config.sft.packing, pad_id, options);
   if (!result.finished) {
     std::cout << "sft: stopped after step " << result.completed_steps << "/" << result.total_steps
@@ -108,7 +102,7 @@ void run_sft(const SftArgs& args) {
     std::cout << "sft: held-out perplexity after training " << final_evaluation.perplexity << " (loss "
               << final_evaluation.mean_nll << ")\n";
   }
-  write_model_directory(lm, out / kFinalModelDir, chat_template);
+  write_trained_model(lm, out, chat_template);
   const auto& metrics = result.last_step.metrics;
   const auto loss = metrics.find("loss");
   std::cout << "sft: " << result.total_steps << " steps";
@@ -132,7 +126,8 @@ void register_sft_command(CLI::App& app) {
       "Data: sft.train_file (and sft.eval_file for held-out perplexity), records {prompt, response},\n"
       "{messages} or {text}. Optimiser, schedule, batching and lengths: the train.* keys; sft.packing=true packs\n"
       "examples into rows of train.max_length. The run directory gets train_metrics.jsonl, checkpoint/\n"
-      "(resumed automatically), eval.json and the final model in model/.");
+      "(resumed automatically), eval.json and the final model in model/ (with train.lora: the adapter in\n"
+      "adapter/, PEFT's format, and model/ with it merged).");
   command->callback([args] { run_sft(*args); });
 }
 

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 #include <torch/torch.h>
 
 #include "selm/judge/judge_file.hpp"
+#include "selm/model/lora.hpp"
 #include "selm/run/run_paths.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/util/error.hpp"
@@ -269,7 +271,9 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
                                  file_options(settings.label + " KL samples"));
     std::vector<std::vector<std::int64_t>> sample_prompts, sample_ids;
     std::vector<double> policy_logprobs;
-    LanguageModel reference = load_reference();
+    std::optional<LanguageModel> loaded_reference;
+    if (!settings.reference_is_policy_without_adapters) loaded_reference.emplace(load_reference());
+    LanguageModel& reference = loaded_reference ? *loaded_reference : policy;
     for (const auto& sample : samples) {
       if (sample.token_ids.empty()) continue;
       const auto& prompt = prompts[static_cast<std::size_t>(sample.prompt_index)];
@@ -277,6 +281,8 @@ EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>&
       sample_ids.push_back(sample.token_ids);
       policy_logprobs.push_back(sample.logprob);
     }
+    std::optional<AdaptersDisabled> base_weights_only;
+    if (!loaded_reference) base_weights_only.emplace(*policy.model);
     const std::vector<double> reference_logprobs = sequence_logprobs(reference.model, sample_prompts, sample_ids,
                                                                      settings.logprob_batch_size, pad_id_of(reference));
     for (std::size_t i = 0; i < policy_logprobs.size(); ++i) kl_values.push_back(policy_logprobs[i] - reference_logprobs[i]);

@@ -241,13 +241,20 @@ void load_module_weights(torch::nn::Module& module, const fs::path& dir, const W
 
 void save_module_weights(torch::nn::Module& module, const fs::path& dir, std::int64_t max_shard_bytes,
                          const std::set<std::string>& skip_names) {
-  if (max_shard_bytes <= 0) throw std::invalid_argument("save_module_weights: max_shard_bytes must be positive");
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  std::int64_t total_bytes = 0;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
     if (skip_names.count(item.key())) continue;
     tensors.emplace_back(item.key(), item.value().detach());
-    total_bytes += item.value().numel() * static_cast<std::int64_t>(item.value().element_size());
+  }
+  save_named_weights(std::move(tensors), dir, max_shard_bytes);
+}
+
+void save_named_weights(std::vector<std::pair<std::string, torch::Tensor>> tensors, const fs::path& dir,
+                        std::int64_t max_shard_bytes) {
+  if (max_shard_bytes <= 0) throw std::invalid_argument("save_named_weights: max_shard_bytes must be positive");
+  std::int64_t total_bytes = 0;
+  for (const auto& entry : tensors) {
+    total_bytes += entry.second.numel() * static_cast<std::int64_t>(entry.second.element_size());
   }
   fs::create_directories(dir);
   const std::map<std::string, std::string> metadata = {{"format", "pt"}};

@@ -1,11 +1,13 @@
 #include "selm/model/llama.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "selm/model/activation_checkpoint.hpp"
 #include "selm/model/fused_ops.hpp"
+#include "selm/model/lora.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -24,6 +26,13 @@ torch::Tensor checkpointed_decoder_layer(LlamaDecoderLayer layer, const torch::T
   return checkpointed([layer, cos, sin, allowed](const torch::Tensor& input) mutable {
     return layer->forward(input, cos, sin, allowed);
   }, x, parameters);
+}
+
+// The adapter of the projection called `module` (q_proj, ..., lm_head), nullptr when it has none.
+const LoraAdapterSpec* adapter_of(const LlamaRuntimeOptions& runtime_options, const std::string& module) {
+  if (!runtime_options.lora) return nullptr;
+  const auto& targets = runtime_options.lora->target_modules;
+  return std::find(targets.begin(), targets.end(), module) != targets.end() ? &*runtime_options.lora : nullptr;
 }
 
 }  // namespace
@@ -49,7 +58,7 @@ void check_llama_config(const LlamaConfig& config) {
 }
 
 void check_llama_runtime_options(const LlamaRuntimeOptions& runtime_options) {
-  if (runtime_options.lora.has_value()) throw InputError("LoRA adapters are not supported yet");
+  if (runtime_options.lora.has_value()) check_lora_adapter_spec(*runtime_options.lora);
   select_attention_kernel(runtime_options.attention);
 }
 
@@ -119,10 +128,11 @@ LlamaAttentionImpl::LlamaAttentionImpl(const LlamaConfig& config, std::int64_t l
       num_heads_(config.num_attention_heads),
       num_kv_heads_(config.num_key_value_heads),
       head_dim_(config.resolved_head_dim()) {
-  q_proj = register_module("q_proj", Projection(config.hidden_size, num_heads_ * head_dim_));
-  k_proj = register_module("k_proj", Projection(config.hidden_size, num_kv_heads_ * head_dim_));
-  v_proj = register_module("v_proj", Projection(config.hidden_size, num_kv_heads_ * head_dim_));
-  o_proj = register_module("o_proj", Projection(num_heads_ * head_dim_, config.hidden_size));
+  const auto& options = runtime_options;
+  q_proj = register_module("q_proj", Projection(config.hidden_size, num_heads_ * head_dim_, adapter_of(options, "q_proj")));
+  k_proj = register_module("k_proj", Projection(config.hidden_size, num_kv_heads_ * head_dim_, adapter_of(options, "k_proj")));
+  v_proj = register_module("v_proj", Projection(config.hidden_size, num_kv_heads_ * head_dim_, adapter_of(options, "v_proj")));
+  o_proj = register_module("o_proj", Projection(num_heads_ * head_dim_, config.hidden_size, adapter_of(options, "o_proj")));
 }
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -138,10 +148,14 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   return o_proj(attended.transpose(1, 2).reshape({batch, tokens, num_heads_ * head_dim_}));
 }
 
-LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config) {
-  gate_proj = register_module("gate_proj", Projection(config.hidden_size, config.intermediate_size));
-  up_proj = register_module("up_proj", Projection(config.hidden_size, config.intermediate_size));
-  down_proj = register_module("down_proj", Projection(config.intermediate_size, config.hidden_size));
+LlamaMLPImpl::LlamaMLPImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options) {
+  const auto& options = runtime_options;
+  gate_proj = register_module("gate_proj",
+                              Projection(config.hidden_size, config.intermediate_size, adapter_of(options, "gate_proj")));
+  up_proj = register_module("up_proj",
+                            Projection(config.hidden_size, config.intermediate_size, adapter_of(options, "up_proj")));
+  down_proj = register_module("down_proj",
+                              Projection(config.intermediate_size, config.hidden_size, adapter_of(options, "down_proj")));
 }
 
 torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
@@ -151,7 +165,7 @@ torch::Tensor LlamaMLPImpl::forward(const torch::Tensor& x) {
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaConfig& config, std::int64_t layer_index,
                                              const LlamaRuntimeOptions& runtime_options) {
   self_attn = register_module("self_attn", LlamaAttention(config, layer_index, runtime_options));
-  mlp = register_module("mlp", LlamaMLP(config));
+  mlp = register_module("mlp", LlamaMLP(config, runtime_options));
   input_layernorm = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
   post_attention_layernorm =
       register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
@@ -205,8 +219,16 @@ torch::Tensor LlamaModelImpl::forward(const torch::Tensor& input_ids, const torc
 LlamaForCausalLMImpl::LlamaForCausalLMImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options)
     : config_(config) {
   model = register_module("model", LlamaModel(config, runtime_options));
-  if (!config.tie_word_embeddings) lm_head = register_module("lm_head", Projection(config.hidden_size, config.vocab_size));
+  if (config.tie_word_embeddings && adapter_of(runtime_options, "lm_head") != nullptr) {
+    throw InputError("LoRA target 'lm_head': the model ties its embeddings (tie_word_embeddings), so it has no lm_head");
+  }
+  if (!config.tie_word_embeddings) {
+    lm_head = register_module("lm_head",
+                              Projection(config.hidden_size, config.vocab_size, adapter_of(runtime_options, "lm_head")));
+  }
   reset_parameters();
+  // PEFT trains the adapters only: the base weights are frozen from the start.
+  if (runtime_options.lora) freeze_base_weights(*this);
 }
 
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {
@@ -239,6 +261,7 @@ void LlamaForCausalLMImpl::reset_parameters() {
   }
   model->norm->weight.fill_(1.0);
   if (lm_head) lm_head->weight.normal_(0.0, std_dev);
+  if (model->runtime_options().lora) reset_lora_adapters(*this, model->runtime_options().lora->init_seed);
 }
 
 KVCache LlamaForCausalLMImpl::make_kv_cache(std::int64_t batch_size, std::int64_t max_length) const {

@@ -265,7 +265,11 @@ void OnlineRun::train(std::int64_t round) {
   LanguageModel& model = slot_.get(start_model(round));
   run_train_stage(model, data, round_settings(round).config, config_.tokenizer.chat_template, paths_.round(round),
                   round, artifacts_);
-  slot_.relabel(paths_.round(round).model());
+  if (slot_.with_adapters()) {
+    slot_.hold_trained_adapters(start_model(round), paths_.round(round).adapter(), paths_.round(round).model());
+  } else {
+    slot_.relabel(paths_.round(round).model());
+  }
 }
 
 void OnlineRun::evaluate(std::int64_t round) {
@@ -281,9 +285,12 @@ void OnlineRun::evaluate(std::int64_t round) {
   const std::vector<GenerationRecord>& baseline = baseline_generations();
   // The judge is built before the policy is loaded, as the run has always logged them.
   Judge& eval_judge = judge();
-  LanguageModel& policy = slot_.get(paths.model());
-  // The reference is a second model in memory for the KL step only; the policy stays loaded for
-  // the next round.
+  // With LoRA the policy is the round's starting model with the round's adapter, and the
+  // reference the same model with its adapters off. Otherwise the reference is a second model
+  // in memory for the KL step only; the policy stays loaded for the next round.
+  settings.reference_is_policy_without_adapters = slot_.with_adapters();
+  LanguageModel& policy =
+      slot_.with_adapters() ? slot_.get(start_model(round), paths.adapter()) : slot_.get(paths.model());
   const auto load_reference = [&] { return load_language_model(start_model(round), config_.model, config_.tokenizer); };
   run_eval_stage(policy, inputs_.eval_prompts, baseline, eval_judge, settings, load_reference,
                  EvalProvenance{round, paths.model(), start_model(round)}, paths, artifacts_);

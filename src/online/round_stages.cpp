@@ -89,7 +89,7 @@ void run_train_stage(LanguageModel& policy, const ScoredPreferences& data, const
   if (data.records.empty()) {
     // Every prompt tied or abstained: the round keeps its starting model.
     log::warn("round " + std::to_string(round) + ": no preference pairs; the round's model is its starting model");
-    artifacts.write_with([&] { write_model_directory(policy, paths.model(), chat_template); });
+    artifacts.write_with([&] { write_trained_model(policy, paths.dir, chat_template); });
     return;
   }
   PreferenceTrainingOptions options;

@@ -6,10 +6,11 @@
 #include "selm/model/hf_model_dir.hpp"
 #include "selm/model/autocast.hpp"
 #include "selm/model/llama_checkpoint.hpp"
+#include "selm/model/lora.hpp"
 #include "selm/parallel/shared_artifacts.hpp"
-#include "selm/text/tokenizer_files.hpp"
 #include "selm/train/preference_step.hpp"
 #include "selm/train/training_precision.hpp"
+#include "selm/train/training_model_io.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
@@ -70,6 +71,8 @@ std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& referen
   // In the precision the policy trains in, so that the two agree before the first update.
   const TrainingDtypeGuard training_dtype(*reference, train.precision);
   const AutocastScope autocast(reference->device().type(), torch::kBFloat16, uses_bf16_autocast(train.precision));
+  // With LoRA the reference is the same model with its adapters off: its base weights exactly.
+  AdaptersDisabled base_weights_only(*reference);
   compute_reference_logps(reference, data.file.records, data.examples, train.batch_size, pad_id, train.average_logps,
                           with_reference_response, data.file.generation_y_ref_logps);
   SharedArtifacts(options.parallel).write_file(cache_file, records_jsonl(data.file.records));
@@ -89,12 +92,10 @@ TrainingResult train_preference_model(LanguageModel& lm, const std::vector<Prefe
   loop.show_progress = options.show_progress;
   loop.parallel = options.parallel;
   const std::string chat_template = options.chat_template;
-  loop.save_model = [&lm, &chat_template](const fs::path& dir) {
-    save_llama(lm.model, dir);
-    write_tokenizer_files(*lm.tokenizer, dir, chat_template);
-  };
-  loop.load_model = [&lm](const fs::path& dir) { load_module_weights(*lm.model, dir); };
+  loop.save_model = checkpoint_model_saver(lm, chat_template);
+  loop.load_model = checkpoint_model_loader(lm);
 
+  log_trainable_parameters(lm.model);
   lm.model->train();
   const StepFunction step = preference_step_function(lm.model, examples, records, loss_options, pad_id,
                                                      train.average_logps, options.reference_model);
@@ -102,7 +103,7 @@ TrainingResult train_preference_model(LanguageModel& lm, const std::vector<Prefe
   lm.model->eval();
   if (result.finished) {
     SharedArtifacts(options.parallel).write_with(
-        [&] { write_model_directory(lm, options.output_dir / kFinalModelDir, chat_template); });
+        [&] { write_trained_model(lm, options.output_dir, chat_template); });
   }
   return result;
 }

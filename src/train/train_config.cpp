@@ -21,6 +21,7 @@ void TrainConfig::validate(const FieldChecker& check) const {
   check.require(max_length > max_prompt_length, "max_length", "must exceed max_prompt_length");
   check.require(log_every >= 1, "log_every", "must be at least 1");
   check.require(save_every >= 0, "save_every", "must be 0 (only at the end) or positive");
+  lora.validate(check.nested("lora"));
 }
 
 }  // namespace selm

@@ -498,9 +498,11 @@ TEST(ModelLlamaRuntimeOptions, RefusesWhatIsNotImplementedYet) {
   sdpa.attention = AttentionImplementation::sdpa;
   EXPECT_EQ(construction_error(sdpa), "attention implementation 'sdpa' is not implemented yet (implemented: eager)");
   EXPECT_THROW(select_attention_kernel(AttentionImplementation::sdpa), std::invalid_argument);
+  // LoRA is implemented (lora_test.cpp); an adapter out of range is refused.
   LlamaRuntimeOptions lora;
   lora.lora = LoraAdapterSpec{};
-  EXPECT_EQ(construction_error(lora), "LoRA adapters are not supported yet");
+  lora.lora->rank = 0;
+  EXPECT_EQ(construction_error(lora), "LoRA rank r must be at least 1, got 0");
 }
 
 }  // namespace

@@ -269,5 +269,18 @@ TEST(OnlineRecipes, QuickstartDpoDiffersFromTheQuickstartOnlyInAlpha) {
             (std::vector<std::string>{"run.name: quickstart -> quickstart-dpo", "train.alpha: 0.001 -> 0.0"}));
 }
 
+TEST(OnlineRecipes, QuickstartLoraDiffersFromTheQuickstartOnlyInLoraAndItsLearningRate) {
+  const std::string configs = std::string(SELM_SOURCE_DIR) + "/configs/";
+  const Config selm = load_config({configs + "quickstart.yaml"}, {});
+  const Config lora = load_config({configs + "quickstart-lora.yaml"}, {});
+  std::vector<std::string> keys;
+  for (const std::string& difference : result_deciding_differences(selm, lora)) {
+    keys.push_back(difference.substr(0, difference.find(':')));
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"run.name", "train.learning_rate", "train.lora.alpha", "train.lora.rank",
+                                            "train.lora.target_modules"}));
+  EXPECT_EQ(lora.train.lora.rank, 16);
+}
+
 }  // namespace
 }  // namespace selm

@@ -100,12 +100,16 @@ struct EvaluationSettings {
   std::int64_t logprob_batch_size = 8; // rows per forward when scoring samples under the reference
   std::string label = "eval";
   ParallelContext parallel;            // the writing rank appends the generation and judgment files
+  // LoRA: the reference is the policy itself with its adapters off (lora.hpp), so no second
+  // model is loaded and `load_reference` is not called.
+  bool reference_is_policy_without_adapters = false;
 };
 
 // Evaluates `policy` against `baseline` (one response per prompt, in prompt order) in `out_dir`:
 // eval_generations.jsonl, eval_samples.jsonl (KL) and eval_judgments.jsonl, each resumed when
-// present. `load_reference` is called (once, only when kl_samples > 0) for the reference model
-// of the KL estimate; it is freed before returning.
+// present. `load_reference` is called (once, only when kl_samples > 0 and the reference is not the
+// policy without its adapters) for the reference model of the KL estimate; it is freed before
+// returning.
 EvalResult evaluate_policy(LanguageModel& policy, const std::vector<EvalPrompt>& prompts,
                            const std::vector<GenerationRecord>& baseline, Judge& judge,
                            const EvaluationSettings& settings, const std::filesystem::path& out_dir,

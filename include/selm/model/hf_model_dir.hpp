@@ -12,10 +12,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "selm/model/llama_config.hpp"
 
+namespace at {
+class Tensor;
+}
 namespace torch::nn {
 class Module;
 }
@@ -78,5 +82,10 @@ void load_module_weights(torch::nn::Module& module, const fs::path& dir, const W
 void save_module_weights(torch::nn::Module& module, const fs::path& dir,
                          std::int64_t max_shard_bytes = kDefaultMaxShardBytes,
                          const std::set<std::string>& skip_names = {});
+
+// The same for named tensors that need not be a module's parameters (merged LoRA weights), in
+// the given order.
+void save_named_weights(std::vector<std::pair<std::string, at::Tensor>> tensors, const fs::path& dir,
+                        std::int64_t max_shard_bytes = kDefaultMaxShardBytes);
 
 }  // namespace selm

@@ -41,7 +41,8 @@
 // decoder layers and their attention through the constructors; the defaults compute exactly the
 // model above. Extension points:
 //   - LoRA: every projection, lm_head included, is a Projection submodule (projection.hpp), the
-//     one place where adapters attach; LlamaRuntimeOptions::lora describes them.
+//     one place where adapters attach; LlamaRuntimeOptions::lora describes them and lora.hpp
+//     switches, merges and counts them. With adapters the base weights are frozen.
 //   - Activation checkpointing: with LlamaRuntimeOptions::activation_checkpointing, a training
 //     pass with gradients runs each decoder block through model/activation_checkpoint.hpp, which
 //     recomputes it in backward; passes with a cache or without gradients run it plainly.
@@ -131,7 +132,7 @@ TORCH_MODULE(LlamaAttention);
 
 class LlamaMLPImpl : public torch::nn::Module {
  public:
-  explicit LlamaMLPImpl(const LlamaConfig& config);
+  explicit LlamaMLPImpl(const LlamaConfig& config, const LlamaRuntimeOptions& runtime_options = {});
   // x: (B, T, C) -> down(silu(gate(x)) * up(x)): (B, T, C)
   torch::Tensor forward(const torch::Tensor& x);
 
@@ -224,8 +225,9 @@ TORCH_MODULE(LlamaForCausalLM);
 // Throws InputError naming the key for configs this implementation cannot build.
 void check_llama_config(const LlamaConfig& config);
 
-// Throws InputError for runtime options declared for capabilities still to come (LoRA adapters,
-// the sdpa kernel): refused, never silently ignored.
+// Throws InputError for runtime options declared for capabilities still to come (the sdpa
+// kernel): refused, never silently ignored; and for LoRA adapters that name an unknown
+// projection or have a rank, alpha or dropout out of range.
 void check_llama_runtime_options(const LlamaRuntimeOptions& runtime_options);
 
 }  // namespace selm

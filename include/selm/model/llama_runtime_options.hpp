@@ -9,7 +9,10 @@
 // silently replaced by the default.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace selm {
 
@@ -28,9 +31,21 @@ inline const char* attention_implementation_name(AttentionImplementation impleme
   return "unknown";
 }
 
-// Where the LoRA adapters of the projections will be described (rank, alpha, target modules).
-// It has no fields yet, and a model asked to carry one is refused.
-struct LoraAdapterSpec {};
+// LoRA adapters on the projections (Hugging Face PEFT's LoraConfig; lora.hpp, docs/lora.md):
+// each targeted projection computes x W^T + (alpha / rank) B A dropout(x), with A (rank, in)
+// and B (out, rank).
+struct LoraAdapterSpec {
+  std::int64_t rank = 8;      // PEFT's r
+  double alpha = 8.0;         // PEFT's lora_alpha
+  double dropout = 0.0;       // PEFT's lora_dropout, applied in training mode only
+  // Projection names (q_proj, ..., down_proj, lm_head), "all-linear" already expanded.
+  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
+  // Seed of A's initial values: the same seed gives the same adapters, whatever torch's global
+  // generator holds (so a run resumed in a new process starts a round's adapters as before).
+  std::int64_t init_seed = 0;
+
+  double scaling() const { return alpha / static_cast<double>(rank); }
+};
 
 struct LlamaRuntimeOptions {
   AttentionImplementation attention = AttentionImplementation::eager;  // attention kernel of every layer

@@ -11,7 +11,8 @@
 //   judge      judge, prompts, generations          -> judgments.jsonl (appendable)
 //   pair       prompts, generations, judgments      -> preferences.jsonl, pairing.json
 //   reference  starting model, preferences.jsonl    -> preferences_with_reference.jsonl
-//   train      starting model, scored preferences   -> model/ (checkpoint/ while it runs)
+//   train      starting model, scored preferences   -> model/ (checkpoint/ while it runs; with
+//                                                      LoRA adapter/ first, then model/ merged)
 //   eval       round's model, baseline, judge       -> eval_*.jsonl, eval.json
 #pragma once
 
@@ -79,7 +80,8 @@ ScoredPreferences run_reference_stage(const std::function<LanguageModel&()>& ref
                                       const RoundPaths& paths, const SharedArtifacts& artifacts);
 
 // One round of preference training of `policy` (the starting model, trained in place; resumes
-// from checkpoint/) into model/. Without pairs the round's model is its starting model.
+// from checkpoint/) into model/ (and adapter/ with LoRA). Without pairs the round's model is
+// its starting model (and its adapter the initial one).
 void run_train_stage(LanguageModel& policy, const ScoredPreferences& data, const Config& round_config,
                      const std::string& chat_template, const RoundPaths& paths, std::int64_t round,
                      const SharedArtifacts& artifacts);

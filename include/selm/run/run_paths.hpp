@@ -5,7 +5,7 @@
 //   RUN/baseline/eval_generations.jsonl
 //   RUN/round-<t>/prompts.jsonl, generations.jsonl, judgments.jsonl, preferences.jsonl,
 //                 pairing.json, preferences_with_reference.jsonl, train_metrics.jsonl,
-//                 checkpoint/, model/, eval_generations.jsonl, eval_samples.jsonl,
+//                 checkpoint/, adapter/ (with train.lora), model/, eval_generations.jsonl, eval_samples.jsonl,
 //                 eval_judgments.jsonl, eval.json
 #pragma once
 
@@ -37,6 +37,10 @@ inline constexpr const char* kTrainMetrics = "train_metrics.jsonl";
 inline constexpr const char* kTrainInProgressDir = "train";  // an older layout of a round in training
 inline constexpr const char* kCheckpointDir = "checkpoint";
 inline constexpr const char* kModelDir = "model";
+// With train.lora: the round's adapter in PEFT's format, saved before it is merged into model/.
+inline constexpr const char* kAdapterDir = "adapter";
+inline constexpr const char* kAdapterConfig = "adapter_config.json";        // PEFT's file names
+inline constexpr const char* kAdapterWeights = "adapter_model.safetensors";
 // Evaluation files (a round of `selm train`, the baseline, or the output folder of `selm eval`).
 inline constexpr const char* kEvalGenerations = "eval_generations.jsonl";
 inline constexpr const char* kEvalSamples = "eval_samples.jsonl";
@@ -67,6 +71,7 @@ struct RoundPaths {
   }
   fs::path checkpoint() const { return dir / run_files::kCheckpointDir; }
   fs::path model() const { return dir / run_files::kModelDir; }
+  fs::path adapter() const { return dir / run_files::kAdapterDir; }
   fs::path eval_generations() const { return dir / run_files::kEvalGenerations; }
   fs::path eval() const { return dir / run_files::kEval; }
 };

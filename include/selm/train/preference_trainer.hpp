@@ -40,7 +40,7 @@ struct ReferenceScoringOptions {
 };
 
 // The records with reference log-probs under `reference` (the model as loaded, before any
-// training), read from options.cache_file when it holds them all, else computed and written
+// training; with LoRA adapters, its base weights: the adapters are off while it scores), read from options.cache_file when it holds them all, else computed and written
 // there atomically. Both paths return the values as stored, so that straight and resumed runs
 // train on identical numbers.
 std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& reference, PreferenceData& data,
@@ -58,7 +58,8 @@ struct PreferenceTrainingOptions {
 };
 
 // Trains lm.model in place (resuming output_dir's checkpoint) on `records`/`examples` with the
-// train config's loss. When training finishes, writes output_dir/model (write_model_directory).
+// train config's loss. When training finishes, writes output_dir/model and, with LoRA,
+// output_dir/adapter first (write_trained_model); the model in memory keeps its adapters unmerged.
 TrainingResult train_preference_model(LanguageModel& lm, const std::vector<PreferenceRecord>& records,
                                       const std::vector<TokenizedPreference>& examples, const TrainConfig& train,
                                       const PreferenceTrainingOptions& options);

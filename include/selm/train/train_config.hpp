@@ -6,6 +6,7 @@
 
 #include "selm/config/field_checker.hpp"
 #include "selm/config/fields.hpp"
+#include "selm/train/lora_config.hpp"
 #include "selm/train/loss_type.hpp"
 #include "selm/train/lr_schedule.hpp"
 #include "selm/train/train_precision.hpp"
@@ -38,6 +39,7 @@ struct TrainConfig {
   bool shuffle = true;                    // seeded shuffle of the examples each epoch
   TrainPrecision precision = TrainPrecision::fp32;  // number format of the training computation
   bool gradient_checkpointing = false;    // recompute each decoder layer in backward
+  LoraConfig lora;                        // low-rank adapters instead of full fine-tuning (off by default)
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -69,6 +71,7 @@ struct TrainConfig {
     v.field("gradient_checkpointing", gradient_checkpointing,
             "Recompute each decoder layer's activations in backward: less memory, about a third more compute",
             field_role::speed);
+    v.section("lora", lora, "LoRA adapters (Hugging Face PEFT's LoraConfig names and defaults); rank 0 = off");
   }
 
   void validate(const FieldChecker& check) const;

@@ -1,5 +1,5 @@
 // How a model that is about to be trained computes: the run-time options that the train section
-// decides (train.gradient_checkpointing), for the commands that load a model to train it.
+// decides (train.gradient_checkpointing, train.lora), for the commands that load a model to train it.
 #pragma once
 
 #include "selm/model/llama_runtime_options.hpp"
