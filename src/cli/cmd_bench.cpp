@@ -190,6 +190,8 @@ struct BenchTrainArgs {
   std::string profile;  // chrome-trace file of the timed steps, "" = none
   std::string precision = "fp32";
   bool gradient_checkpointing = false;
+  std::int64_t lora_rank = 0;                                 // 0 = train every weight
+  std::vector<std::string> lora_targets = {"q_proj", "v_proj"};  // as train.lora.target_modules
 };
 
 // The machine's fp32 matrix-multiply peak as this process sees it: the best of a few timed
@@ -275,6 +277,7 @@ nlohmann::json planned_training_memory(LlamaForCausalLM& model, const TrainConfi
   inputs.weight_bytes = inputs.trainable_bytes = train.precision == TrainPrecision::bf16 ? 2 : 4;
   inputs.attention = attention_for(inputs.device, inputs.weight_bytes == 4 && !inputs.autocast_bf16);
   inputs.gradient_checkpointing = train.gradient_checkpointing;
+  inputs.lora = lora_plan(train.lora);
   inputs.train_batch_size = batch;
   inputs.rows_per_example = rows_per_example;
   inputs.max_length = length;
@@ -306,6 +309,9 @@ void run_bench_train(const BenchTrainArgs& args) {
   train_config.learning_rate = 1e-5;
   train_config.precision = parse_enum<TrainPrecision>(args.precision, "--precision");
   train_config.gradient_checkpointing = args.gradient_checkpointing;
+  train_config.lora.rank = args.lora_rank;
+  train_config.lora.target_modules = args.lora_targets;
+  train_config.lora.validate(FieldChecker("train.lora.", nullptr));  // the keys the flags stand for
   LlamaForCausalLM model = load_llama(args.model, placement, training_runtime_options(train_config));
   model->train();
   const LlamaConfig& config = model->config();
@@ -550,6 +556,12 @@ void register_bench_command(CLI::App& app) {
   train->add_flag("--gradient-checkpointing", train_args->gradient_checkpointing,
                   "Recompute each decoder layer in backward (as train.gradient_checkpointing; the recomputation is "
                   "not counted in the model FLOPs)");
+  train->add_option("--lora-rank", train_args->lora_rank, "LoRA rank (as train.lora.rank); 0 trains every weight")
+      ->capture_default_str();
+  train->add_option("--lora-targets", train_args->lora_targets,
+                    "Projections with adapters (as train.lora.target_modules), comma-separated or all-linear")
+      ->delimiter(',')
+      ->capture_default_str();
   train->footer("mfu = model FLOPs per second / gemm_gflops, both measured in this run on the same device and\n"
                 "threads. Model FLOPs per step = 6 * (parameters besides embedding and output projection) * tokens\n"
                 "+ 6 * (output projection parameters) * response tokens + 12 * layers * heads * head_dim * T^2 * rows.");

@@ -12,6 +12,13 @@
 
 namespace selm {
 
+#if TORCH_VERSION_MAJOR >= 2
+// sdpa_attention.cpp: torch's scaled_dot_product_attention with grouped-query heads and the eager
+// kernel's answer for queries that see no key. Shapes as grouped_query_attention.
+torch::Tensor fused_grouped_query_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                            const torch::Tensor& allowed);
+#endif
+
 namespace {
 
 void require(bool condition, const std::string& key, const std::string& message) {
@@ -107,10 +114,15 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
 AttentionKernel select_attention_kernel(AttentionImplementation implementation) {
   switch (implementation) {
     case AttentionImplementation::eager: return &grouped_query_attention;
-    case AttentionImplementation::sdpa: break;
+    case AttentionImplementation::sdpa:
+#if TORCH_VERSION_MAJOR >= 2
+      return &fused_grouped_query_attention;
+#else
+      break;
+#endif
   }
   throw InputError(std::string("attention implementation '") + attention_implementation_name(implementation) +
-                   "' is not implemented yet (implemented: eager)");
+                   "' needs LibTorch 2.0 or later (this build has " + TORCH_VERSION + ")");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "selm/run/json_fields.hpp"
+#include "selm/train/lora_config.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/system.hpp"
 
@@ -69,6 +70,7 @@ MemoryPlanInputs plan_inputs(const Config& config, const LlamaConfig& model, std
   }
   in.trainable_bytes = in.weight_bytes;
   in.gradient_checkpointing = train.gradient_checkpointing;
+  in.lora = lora_plan(train.lora);
   in.attention = attention_for(in.device, in.weight_bytes == 4 && !in.autocast_bf16);
   in.train_batch_size = train.batch_size;
   in.rows_per_example = train.loss == PreferenceLossType::selm && train.alpha != 0.0 ? 3 : 2;

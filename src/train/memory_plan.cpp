@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "selm/train/lora_config.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
@@ -17,11 +18,23 @@ namespace {
 constexpr std::int64_t kMiB = 1024 * 1024;
 constexpr std::int64_t kGiB = 1024 * kMiB;
 
-// What the process holds besides tensors. On the CPU: LibTorch's code and data, the allocator's
-// free lists and thread stacks, measured at about 0.35 GiB for `selm bench train` on the 0.9M and
-// 34M models (rss_beyond_tensors_mb). On CUDA: the context and the kernels' modules (0.5-1 GiB).
-constexpr std::int64_t kCpuRuntimeBytes = 350 * kMiB;
-constexpr std::int64_t kCudaRuntimeBytes = 1 * kGiB;
+// What the process holds besides tensors: a base (LibTorch's code and data, thread stacks,
+// BLAS buffers) and the allocator's slack, a share of the tensors' peak. On the CPU, glibc's
+// malloc keeps much of what a step frees; `selm bench train` on this project's machine measured
+// RSS beyond the tensors' peak of 218 MB for a 0.9M model (131 MB of tensors) and 814 MB and
+// 1,278 MB for the 34M model at T=512 (1,689 and 4,624 MB of tensors): about 220 MB plus a
+// quarter of the tensors. On CUDA: the context and kernel modules, and the caching allocator's
+// fragmentation (not measured here).
+constexpr std::int64_t kCpuRuntimeBaseBytes = 220 * kMiB;
+constexpr double kCpuAllocatorSlack = 0.25;
+constexpr std::int64_t kCudaRuntimeBaseBytes = 1 * kGiB;
+constexpr double kCudaAllocatorSlack = 0.05;
+
+std::int64_t runtime_bytes(PlanDevice device, std::int64_t tensor_bytes) {
+  const bool cuda = device == PlanDevice::cuda;
+  const double slack = (cuda ? kCudaAllocatorSlack : kCpuAllocatorSlack) * static_cast<double>(tensor_bytes);
+  return (cuda ? kCudaRuntimeBaseBytes : kCpuRuntimeBaseBytes) + static_cast<std::int64_t>(slack);
+}
 
 struct Shapes {
   std::int64_t width, inner, layers, heads, kv_heads, head_dim, vocab;
@@ -130,6 +143,16 @@ PlanAttention attention_for(PlanDevice device, bool float32_compute) {
   return float32_compute ? PlanAttention::sliced : PlanAttention::composed;
 }
 
+LoraPlan lora_plan(const LoraConfig& lora) {
+  LoraPlan plan;
+  if (const auto spec = lora_adapter_spec(lora, /*init_seed=*/0)) {
+    plan.rank = spec->rank;
+    plan.target_modules = spec->target_modules;
+    plan.dropout = spec->dropout > 0;
+  }
+  return plan;
+}
+
 const MemoryPart& MemoryPlan::part(const std::string& name) const {
   for (const auto& entry : parts) {
     if (entry.name == name) return entry;
@@ -206,7 +229,19 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
     }
   }
   const std::int64_t reference = in.evaluation_loads_reference ? base_parameters * in.generate_bytes : 0;
-  const std::int64_t runtime = in.device == PlanDevice::cuda ? kCudaRuntimeBytes : kCpuRuntimeBytes;
+  // The tensors each phase holds at its peak.
+  plan.phases = {
+      {"generation", weights + kv_cache + generation_work},
+      {"training", weights + gradients + moments + autocast_copies + std::max(activations, optimizer_temporaries)},
+      {"evaluation", weights + reference + kv_cache + generation_work},
+  };
+  if (in.reward_model) plan.phases.insert(plan.phases.begin() + 1, {"judging", weights + judge});
+  const auto largest = std::max_element(plan.phases.begin(), plan.phases.end(),
+                                        [](const MemoryPhase& a, const MemoryPhase& b) { return a.bytes < b.bytes; });
+  const std::int64_t runtime = runtime_bytes(in.device, largest->bytes);
+  for (auto& phase : plan.phases) phase.bytes += runtime_bytes(in.device, phase.bytes);
+  plan.peak_bytes = largest->bytes;
+  plan.peak_phase = largest->name;
 
   auto precision_name = [&] {
     if (in.autocast_bf16) return std::string("float32 master, bf16 compute");
@@ -230,20 +265,9 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
                             " slots: cache " + gib_text(kv_cache) + ", prefill and logits " + gib_text(generation_work)});
   if (in.reward_model) plan.parts.push_back({"judge", judge, "reward model weights and one scoring batch"});
   if (reference > 0) plan.parts.push_back({"reference", reference, "the reference model evaluation loads for KL"});
-  plan.parts.push_back({"runtime", runtime, in.device == PlanDevice::cuda ? "CUDA context and kernels"
-                                                                          : "LibTorch code, allocator and threads"});
-
-  plan.phases = {
-      {"generation", weights + kv_cache + generation_work},
-      {"training", weights + gradients + moments + autocast_copies + std::max(activations, optimizer_temporaries)},
-      {"evaluation", weights + reference + kv_cache + generation_work},
-  };
-  if (in.reward_model) plan.phases.insert(plan.phases.begin() + 1, {"judging", weights + judge});
-  for (auto& phase : plan.phases) phase.bytes += runtime;
-  const auto largest = std::max_element(plan.phases.begin(), plan.phases.end(),
-                                        [](const MemoryPhase& a, const MemoryPhase& b) { return a.bytes < b.bytes; });
-  plan.peak_bytes = largest->bytes;
-  plan.peak_phase = largest->name;
+  plan.parts.push_back({"runtime", runtime,
+                        in.device == PlanDevice::cuda ? "CUDA context and kernels, allocator fragmentation"
+                                                      : "LibTorch code, threads and the allocator's retained memory"});
   return plan;
 }
 

@@ -243,7 +243,8 @@ TEST(OnlineRunState, FingerprintIgnoresSpeedSettingsOnly) {
 }
 
 TEST(OnlineRecipes, PaperRecipesPassValidation) {
-  for (const char* recipe : {"zephyr-7b-selm.yaml", "llama3-8b-selm.yaml"}) {
+  for (const char* recipe :
+       {"zephyr-7b-selm.yaml", "llama3-8b-selm.yaml", "zephyr-7b-selm-lora.yaml", "llama3-8b-selm-lora.yaml"}) {
     const std::string path = std::string(SELM_SOURCE_DIR) + "/configs/recipes/" + recipe;
     const auto result = test::run_selm({"config", "-c", path});
     EXPECT_EQ(result.exit_code, 0) << recipe << "\n" << result.output;
@@ -259,6 +260,15 @@ TEST(OnlineRecipes, PaperRecipesPassValidation) {
   const Config llama = load_config({std::string(SELM_SOURCE_DIR) + "/configs/recipes/llama3-8b-selm.yaml"}, {});
   EXPECT_DOUBLE_EQ(llama.train.alpha, 0.0001);
   EXPECT_EQ(llama.train.batch_size * llama.train.gradient_accumulation_steps, 128);
+  // The one-GPU variants keep the global batch and train adapters in bf16_mixed with checkpointing.
+  for (const auto& [recipe, global_batch] : {std::pair<const char*, int>{"zephyr-7b-selm-lora.yaml", 256},
+                                             std::pair<const char*, int>{"llama3-8b-selm-lora.yaml", 128}}) {
+    const Config lora = load_config({std::string(SELM_SOURCE_DIR) + "/configs/recipes/" + recipe}, {});
+    EXPECT_EQ(lora.train.batch_size * lora.train.gradient_accumulation_steps, global_batch) << recipe;
+    EXPECT_TRUE(lora.train.lora.enabled()) << recipe;
+    EXPECT_EQ(lora.train.precision, TrainPrecision::bf16_mixed) << recipe;
+    EXPECT_TRUE(lora.train.gradient_checkpointing) << recipe;
+  }
 }
 
 TEST(OnlineRecipes, QuickstartDpoDiffersFromTheQuickstartOnlyInAlpha) {

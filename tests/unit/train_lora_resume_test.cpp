@@ -13,6 +13,7 @@
 #include "selm/model/lora.hpp"
 #include "selm/train/optimizer.hpp"
 #include "selm/train/training_loop.hpp"
+#include "selm/train/training_runtime_options.hpp"
 #include "support/lora_test_model.hpp"
 #include "support/test_support.hpp"
 

@@ -239,3 +239,45 @@ TEST(PlanCommand, TrainRefusesARunThatCannotFitUnlessForced) {
 
 }  // namespace
 }  // namespace selm
+
+namespace selm {
+namespace {
+
+LlamaConfig mistral_7b() {  // Zephyr-7B-SFT's shape
+  LlamaConfig model = llama_7b();
+  model.intermediate_size = 14336;
+  model.num_key_value_heads = 8;
+  return model;
+}
+
+LlamaConfig llama3_8b() {
+  LlamaConfig model = mistral_7b();
+  model.vocab_size = 128256;
+  return model;
+}
+
+// The one-GPU recipes fit 80 GB by the plan; the full fine-tuning recipes they derive from do not.
+TEST(PlanCommand, TheLoraRecipesFitOneEightyGigabyteGpu) {
+  test::TempDir temp;
+  const std::string recipes = std::string(SELM_SOURCE_DIR) + "/configs/recipes/";
+  const std::vector<std::pair<std::string, LlamaConfig>> cases = {{"zephyr-7b-selm", mistral_7b()},
+                                                                  {"llama3-8b-selm", llama3_8b()}};
+  for (const auto& [recipe, shape] : cases) {
+    const fs::path model = write_config_only_model(temp.path() / recipe, shape);
+    auto plan = [&](const std::string& file) {
+      const test::CommandResult result = test::run_selm(
+          {"plan", "-c", recipes + file, "--gpu-memory", "80GiB", "--json", "model.path=" + model.string()});
+      EXPECT_EQ(result.exit_code, 0) << file << "\n" << result.output;
+      return nlohmann::json::parse(result.output);
+    };
+    const auto lora = plan(recipe + "-lora.yaml");
+    EXPECT_TRUE(lora.at("fits").get<bool>()) << recipe << ": " << lora.dump(2);
+    // rank 128 on the seven projections of 32 layers, with grouped-query k/v of 1024 columns.
+    EXPECT_EQ(lora.at("trainable_parameters").get<std::int64_t>(),
+              32 * 128 * ((4096 + 4096) * 2 + (4096 + 1024) * 2 + (4096 + 14336) * 3));
+    EXPECT_FALSE(plan(recipe + ".yaml").at("fits").get<bool>()) << recipe;
+  }
+}
+
+}  // namespace
+}  // namespace selm

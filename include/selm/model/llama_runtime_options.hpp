@@ -4,8 +4,9 @@
 // These options are never written there: the same checkpoint loads with any of them, and a
 // later run may choose differently (llama.cpp's cparams beside its hparams). Each capability to
 // come has its one field here: the attention kernel, activation checkpointing, LoRA adapters.
-// The defaults are the model as it has always computed; whatever is not implemented yet is
-// refused at model construction (check_llama_runtime_options, select_attention_kernel), never
+// The defaults are the model as it has always computed (with LibTorch 2.x, through torch's fused
+// attention kernel); what this build cannot do is refused at model construction
+// (check_llama_runtime_options, select_attention_kernel), never
 // silently replaced by the default.
 #pragma once
 
@@ -14,13 +15,20 @@
 #include <string>
 #include <vector>
 
+#include <torch/version.h>  // the version macros only
+
 namespace selm {
 
 // Which kernel computes softmax(q k^T / sqrt(D), masked) v.
 enum class AttentionImplementation {
-  eager,  // grouped_query_attention: explicit matmuls, softmax in float32 (the one implemented)
-  sdpa,   // torch's fused scaled_dot_product_attention: reserved, refused until implemented
+  eager,  // grouped_query_attention: explicit matmuls (sliced on the CPU), softmax in float32
+  sdpa,   // torch's fused scaled_dot_product_attention (flash / memory-efficient on CUDA); LibTorch >= 2.0
 };
+
+// The kernel a model runs unless told otherwise: torch's fused one where this LibTorch has it,
+// selm's own otherwise.
+constexpr AttentionImplementation kDefaultAttention =
+    TORCH_VERSION_MAJOR >= 2 ? AttentionImplementation::sdpa : AttentionImplementation::eager;
 
 // "eager" or "sdpa", for messages.
 inline const char* attention_implementation_name(AttentionImplementation implementation) {
@@ -48,7 +56,7 @@ struct LoraAdapterSpec {
 };
 
 struct LlamaRuntimeOptions {
-  AttentionImplementation attention = AttentionImplementation::eager;  // attention kernel of every layer
+  AttentionImplementation attention = kDefaultAttention;  // attention kernel of every layer
   bool activation_checkpointing = false;  // recompute decoder blocks during backward (training passes)
   std::optional<LoraAdapterSpec> lora;    // adapters on the projections; none = plain weights
 };

@@ -50,6 +50,10 @@ struct LoraPlan {
   bool dropout = false;                     // dropout on the adapters' input keeps a mask and a copy
 };
 
+struct LoraConfig;
+// The adapters train.lora asks for (all-linear expanded); rank 0 when it is off.
+LoraPlan lora_plan(const LoraConfig& lora);
+
 struct MemoryPlanInputs {
   LlamaConfig model;
   PlanDevice device = PlanDevice::cpu;
