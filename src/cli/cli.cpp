@@ -8,6 +8,7 @@
 #include "selm/util/cpu_threads.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/log.hpp"
+#include "selm/util/system.hpp"
 
 namespace selm::cli {
 
@@ -66,6 +67,7 @@ Config resolve_config(const ConfigArgs& args) {
 }
 
 int run(int argc, char** argv) {
+  configure_process_allocator();
   CLI::App app{"selm: online preference alignment of language models (SELM, optimistic DPO)", "selm"};
   app.set_version_flag("--version", std::string("selm ") + SELM_VERSION);
   app.require_subcommand(1);

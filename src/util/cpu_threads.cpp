@@ -1,8 +1,10 @@
 #include "selm/util/cpu_threads.hpp"
 
 #include <dlfcn.h>
+#include <sched.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -45,7 +47,29 @@ BlasThreading loaded_blas_threading() {
   }
 }
 
-int machine_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+// The cores this process may run on: its affinity mask (taskset, a SLURM job's cpuset, a
+// container's cpus), not every core of the machine. Sizing the pools
+// to the machine inside a smaller mask puts several spinning threads on each allowed core.
+int machine_cores() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+    const int count = CPU_COUNT(&allowed);
+    if (count > 0) return count;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// What "every core" (run.threads: 0) means: OMP_NUM_THREADS when it is set to a count, as
+// PyTorch reads it (the first entry of a nested list), else every core of the affinity mask.
+int default_thread_count(int cores) {
+  const char* variable = std::getenv("OMP_NUM_THREADS");
+  if (variable == nullptr) return cores;
+  char* end = nullptr;
+  const long count = std::strtol(variable, &end, 10);
+  if (end == variable || (*end != '\0' && *end != ',') || count < 1 || count > 4096) return cores;
+  return static_cast<int>(count);
+}
 
 }  // namespace
 
@@ -61,7 +85,7 @@ const char* blas_threading_name(BlasThreading threading) {
 
 CpuThreadPools configure_cpu_threads(std::int64_t requested) {
   const int cores = machine_cores();
-  const int threads = requested > 0 ? static_cast<int>(requested) : cores;
+  const int threads = requested > 0 ? static_cast<int>(requested) : default_thread_count(cores);
   const auto& controls = openblas_controls();
   if (loaded_blas_threading() == BlasThreading::pthreads) {
     // Two pools: give BLAS the threads, and keep ATen's team from spinning beside it unless the

@@ -8,7 +8,7 @@
 #include "selm/model/llama.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 #define SKIP_WITHOUT_CUDA() \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device (this build or machine has none)"

@@ -18,7 +18,7 @@
 #include "support/test_support.hpp"
 
 namespace selm::test {
-namespace {
+namespace SELM_UNITY_ID {
 
 // The output lines of a command that are JSON objects.
 std::vector<nlohmann::json> json_lines_of(const std::string& output) {

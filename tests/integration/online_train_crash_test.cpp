@@ -15,7 +15,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::read_text;
 using test::run_selm;

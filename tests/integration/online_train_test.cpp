@@ -17,7 +17,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::read_text;
 using test::read_json_lines;

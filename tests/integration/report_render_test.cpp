@@ -12,7 +12,7 @@
 #include "support/eval_run_fixture.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 namespace fs = std::filesystem;
 

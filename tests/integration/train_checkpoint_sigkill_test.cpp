@@ -24,7 +24,7 @@
 #include "support/train_toy.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 pid_t spawn_helper(const fs::path& output_dir, int step_delay_ms, int kill_in_save_number = 0) {
   const std::string program = SELM_TRAIN_LOOP_HELPER;

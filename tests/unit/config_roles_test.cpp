@@ -11,7 +11,7 @@
 #include "selm/config/config.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 // Every key of the dump, flattened to "section.key" -> the value's flow YAML: how the online
 // resume check computed its values before the roles existed.

@@ -13,7 +13,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::input_error_of;
 using test::TempDir;

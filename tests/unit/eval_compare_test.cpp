@@ -9,7 +9,7 @@
 #include "support/eval_run_fixture.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using nlohmann::json;
 using test::read_text;

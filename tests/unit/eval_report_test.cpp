@@ -10,7 +10,7 @@
 #include "support/eval_run_fixture.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::read_text;
 using test::run_selm;

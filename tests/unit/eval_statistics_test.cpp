@@ -6,7 +6,7 @@
 #include "selm/eval/statistics.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TEST(EvalStatistics, WilsonIntervalOfEightWinsInTen) {
   const WinRate rate = win_rate(8, 0, 2);

@@ -11,7 +11,7 @@
 #include "selm/util/error.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using Ids = std::vector<std::int64_t>;
 

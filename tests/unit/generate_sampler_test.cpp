@@ -11,7 +11,7 @@
 #include "selm/generate/sampler.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 torch::Tensor log_probs_row(const std::vector<double>& probs) {
   return torch::tensor(probs, torch::kDouble).log().to(torch::kFloat).unsqueeze(0);  // (1, V)

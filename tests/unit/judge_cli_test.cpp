@@ -13,7 +13,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 void write_candidates(const std::filesystem::path& path) {
   test::write_text(path,

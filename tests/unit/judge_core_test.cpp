@@ -11,7 +11,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using Order = std::vector<std::int64_t>;
 

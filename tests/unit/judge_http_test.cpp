@@ -22,7 +22,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 // The template the tests use: the server reads the two responses back from the message.
 const char* const test_template = "Q: {prompt}\n<A>{response_a}</A>\n<B>{response_b}</B>\nAnswer A or B.";

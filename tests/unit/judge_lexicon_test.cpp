@@ -11,7 +11,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 const SentimentLexicon& vader() {
   static const SentimentLexicon lexicon = SentimentLexicon::load(SentimentLexicon::default_path());

@@ -23,7 +23,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 const Placement cpu_float32{torch::kCPU, torch::kFloat32};
 

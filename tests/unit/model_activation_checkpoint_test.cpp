@@ -10,7 +10,7 @@
 #include "selm/model/llama.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 LlamaConfig tiny_config() {
   LlamaConfig config;

@@ -5,7 +5,7 @@
 #include "selm/model/autocast.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 // The dtype a linear layer's output takes: bfloat16 exactly when CPU autocast is on.
 c10::ScalarType linear_output_dtype() {

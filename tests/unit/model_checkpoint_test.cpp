@@ -7,7 +7,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 LlamaConfig tiny_config(bool tied) {
   LlamaConfig config;

@@ -7,7 +7,7 @@
 #include "selm/util/error.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TEST(ModelDevice, ParsesDtypes) {
   EXPECT_EQ(parse_dtype("float32"), torch::kFloat);

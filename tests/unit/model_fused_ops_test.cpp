@@ -11,7 +11,7 @@
 #include "selm/model/llama.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 constexpr double kTolerance = 2e-5;  // float32 kernels against float64 references
 

@@ -9,7 +9,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using nlohmann::json;
 using test::TempDir;
@@ -349,7 +349,7 @@ TEST(ModelHfDir, BrokenIndexFilesAreInputErrors) {
 }  // namespace selm
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TEST(ModelHfDir, EndTokenIdsComeFromBothConfigFilesNumbersOrLists) {
   TempDir dir;

@@ -18,7 +18,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 const fs::path kFixtures = test::test_data_dir() / "hf";
 

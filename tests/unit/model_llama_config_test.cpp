@@ -6,7 +6,7 @@
 #include "selm/util/error.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using nlohmann::json;
 

@@ -18,7 +18,7 @@
 #include "selm/util/error.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 LlamaConfig tiny_config(std::int64_t num_kv_heads = 2, std::int64_t sliding_window = 0, bool tied = false) {
   LlamaConfig config;

@@ -20,7 +20,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::lora_test_config;
 

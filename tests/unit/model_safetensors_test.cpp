@@ -10,7 +10,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::TempDir;
 

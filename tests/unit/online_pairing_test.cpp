@@ -17,7 +17,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 Judgment ranked(std::vector<std::int64_t> ranks) {
   Judgment judgment;

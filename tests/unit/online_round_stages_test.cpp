@@ -14,7 +14,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::read_json_lines;
 using test::read_text;

@@ -8,7 +8,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using test::read_text;
 using test::TempDir;

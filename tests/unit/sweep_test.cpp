@@ -19,7 +19,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 namespace fs = std::filesystem;
 

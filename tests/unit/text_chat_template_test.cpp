@@ -9,7 +9,7 @@
 #include "text_test_helpers.hpp"
 
 namespace selm::test {
-namespace {
+namespace SELM_UNITY_ID {
 
 const std::vector<ChatMessage> kConversation = {
     {"system", "You are kind."}, {"user", "Hi there"}, {"assistant", "Hello!"}, {"user", "Tell me a story"}};

@@ -20,7 +20,7 @@
 #include "support/test_support.hpp"
 
 namespace selm::test {
-namespace {
+namespace SELM_UNITY_ID {
 
 using Ids = std::vector<std::int64_t>;
 

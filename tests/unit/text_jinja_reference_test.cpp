@@ -19,7 +19,7 @@
 #include "support/test_support.hpp"
 
 namespace selm::test {
-namespace {
+namespace SELM_UNITY_ID {
 
 using nlohmann::ordered_json;
 

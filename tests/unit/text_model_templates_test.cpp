@@ -13,7 +13,7 @@
 #include "support/test_support.hpp"
 
 namespace selm::test {
-namespace {
+namespace SELM_UNITY_ID {
 
 struct ModelTemplateCase {
   std::string tokenizer;

@@ -5,7 +5,7 @@
 #include "text_test_helpers.hpp"
 
 namespace selm::test {
-namespace {
+namespace SELM_UNITY_ID {
 
 TEST(TextTokenizerCli, TrainWritesTokenizerIntoDirectory) {
   TempDir dir;

@@ -16,7 +16,7 @@
 
 namespace selm::test {
 
-namespace {
+namespace SELM_UNITY_ID {
 
 std::unique_ptr<Tokenizer> trained_tokenizer(const std::string& chat_template = "plain") {
   return load_tokenizer(trained_tokenizer_dir(chat_template));
@@ -286,7 +286,7 @@ TEST(TextTokenizer, LoadsFromModelFileOrDirectory) {
 }  // namespace selm::test
 
 namespace selm::test {
-namespace {
+namespace SELM_UNITY_ID {
 
 // SentencePiece's embedded protobuf and LibTorch's libprotobuf must not meet: the tokenizer
 // runs in the same process as tensors, before and after them.

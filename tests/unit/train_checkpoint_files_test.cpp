@@ -12,7 +12,7 @@
 #include "support/train_toy.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TrainerState sample_state() {
   TrainerState state;

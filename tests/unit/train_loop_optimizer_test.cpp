@@ -8,7 +8,7 @@
 #include "support/train_toy.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TrainConfig adamw_config() {
   TrainConfig config;

@@ -12,7 +12,7 @@
 #include "support/train_toy.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 constexpr std::int64_t kExamples = 22;
 

@@ -6,7 +6,7 @@
 #include "selm/train/shuffle.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TEST(TrainLoopShuffle, SplitMix64MatchesTheReferenceStream) {
   // First outputs of splitmix64 seeded with 0, as published with the reference implementation.

@@ -16,7 +16,7 @@
 #include "support/train_toy.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TrainConfig toy_config() {
   TrainConfig config;

@@ -11,7 +11,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 TEST(TrainLoraConfig, DefaultsArePeftsAndLoraIsOff) {
   const Config config = load_config({}, {});

@@ -18,7 +18,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 constexpr std::int64_t kExamples = 10;
 

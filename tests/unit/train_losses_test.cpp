@@ -7,7 +7,7 @@
 #include "selm/util/error.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 // Two examples with hand-checked numbers, beta = 0.1:
 //   example 0: pi(y_w) = -10, pi(y_l) = -12, ref(y_w) = -11, ref(y_l) = -11.5

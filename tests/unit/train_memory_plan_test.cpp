@@ -12,7 +12,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 namespace fs = std::filesystem;
 
@@ -160,7 +160,7 @@ TEST(MemoryPlan, ParsesMemorySizes) {
 }  // namespace selm
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 namespace fs = std::filesystem;
 
@@ -241,7 +241,7 @@ TEST(PlanCommand, TrainRefusesARunThatCannotFitUnlessForced) {
 }  // namespace selm
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 LlamaConfig mistral_7b() {  // Zephyr-7B-SFT's shape
   LlamaConfig model = llama_7b();

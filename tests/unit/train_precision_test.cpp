@@ -12,7 +12,7 @@
 #include "selm/util/error.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 // One weight vector, all entries 0.01.
 struct SingleWeightImpl : torch::nn::Module {

@@ -10,7 +10,7 @@
 #include "selm/train/sequence_logps.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using Ids = std::vector<std::int64_t>;
 

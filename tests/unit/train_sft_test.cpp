@@ -11,7 +11,7 @@
 #include "support/test_support.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 LanguageModel& tiny_model() {
   static LanguageModel lm = load_language_model(test::test_data_dir() / "hf" / "selm_tiny", ModelSettings{},

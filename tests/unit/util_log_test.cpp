@@ -12,7 +12,7 @@
 #include "selm/util/log.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

@@ -14,7 +14,7 @@
 #include "selm/util/subprocess.hpp"
 
 namespace selm {
-namespace {
+namespace SELM_UNITY_ID {
 
 using std::chrono::milliseconds;
 

@@ -20,7 +20,7 @@ enum class BlasThreading { openmp, pthreads, serial, unknown };
 const char* blas_threading_name(BlasThreading threading);
 
 struct CpuThreadPools {
-  int cores = 1;             // std::thread::hardware_concurrency
+  int cores = 1;             // the cores of this process's affinity mask (every core when unrestricted)
   int torch_threads = 1;     // ATen's intra-op OpenMP threads (at::get_num_threads)
   int torch_interop_threads = 1;
   BlasThreading blas = BlasThreading::unknown;
@@ -28,7 +28,8 @@ struct CpuThreadPools {
   std::string blas_config;   // openblas_get_config(): version, core type, threading
 };
 
-// Sizes both pools for `requested` threads (0 = every core) by the rule above, and returns them.
+// Sizes both pools for `requested` threads by the rule above, and returns them. 0 means every core
+// of the process's affinity mask, or OMP_NUM_THREADS when that is set to a count.
 // With the pthreads build and requested == 0 it logs one warning naming the package to install.
 CpuThreadPools configure_cpu_threads(std::int64_t requested);
 

@@ -16,4 +16,8 @@ std::optional<std::int64_t> available_system_memory_bytes();
 // has loaded; nullopt in a CPU-only build or when the runtime does not answer.
 std::optional<std::int64_t> cuda_device_memory_bytes(int index);
 
+// Fixes glibc's mmap threshold for the process's large allocations, unless the user set
+// MALLOC_MMAP_THRESHOLD_ (see system.cpp for why). Called once at start by the command line.
+void configure_process_allocator();
+
 }  // namespace selm
