@@ -5,7 +5,7 @@
 # of the suite's time. A suite of tests shares one process instead; `ctest -R Fixture` picks a
 # suite, and `<executable> --gtest_filter=Fixture.Name` runs a single test.
 #
-# Run after each build of the executable (selm_register_test_groups in tests/CMakeLists.txt):
+# Run after each build of the executable (selm_add_test_suite in tests/CMakeLists.txt):
 # asks it for its tests and writes the CTest script OUTPUT, read by `ctest` through
 # TEST_INCLUDE_FILES.
 #   cmake -DTEST_EXECUTABLE=... -DOUTPUT=... -DLABEL=... -DWORKING_DIRECTORY=... -DTIMEOUT=...

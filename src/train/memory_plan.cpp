@@ -22,7 +22,7 @@ constexpr std::int64_t kGiB = 1024 * kMiB;
 // BLAS buffers) and the allocator's slack, a share of the tensors' peak. On the CPU, with the
 // mmap threshold that the command line fixes (configure_process_allocator, util/system.cpp),
 // `selm bench train` on this project's machine measured RSS beyond the tensors' peak of 219 MB
-// for a 0.9M model (131 MB of tensors) and 238, 220 and 226 MB for the 34M model at T=512 (full
+// for a 0.9M model (131 MB of tensors) and 233, 231 and 237 MB for the 34M model at T=512 (full
 // fine-tuning, checkpointing and LoRA: 4,624, 1,689 and 4,265 MB of tensors): a base of about
 // 220 MB and almost no slack. (With glibc's dynamic threshold, the heap kept up to 100% more.)
 // On CUDA: the context and kernel modules, and the caching allocator's fragmentation (not

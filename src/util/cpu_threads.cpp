@@ -48,8 +48,8 @@ BlasThreading loaded_blas_threading() {
 }
 
 // The cores this process may run on: its affinity mask (taskset, a SLURM job's cpuset, a
-// container's cpus), not every core of the machine. Sizing the pools
-// to the machine inside a smaller mask puts several spinning threads on each allowed core.
+// container's cpus), not every core of the machine. Sizing the pools to the machine inside a
+// smaller mask puts several spinning threads on each allowed core.
 int machine_cores() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
