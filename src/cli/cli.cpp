@@ -1,13 +1,16 @@
 #include "selm/cli/cli.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <optional>
 
 #include "commands.hpp"
+#include "selm/parallel/launch_environment.hpp"
 #include "selm/util/cpu_threads.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/log.hpp"
+#include "selm/util/stop_request.hpp"
 #include "selm/util/system.hpp"
 
 namespace selm::cli {
@@ -52,8 +55,22 @@ void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required) 
                      "Config overrides as key.path=value (beat the files), e.g. generate.top_p=0.9");
 }
 
-ParallelContext process_parallel_context() {
-  const ParallelContext parallel;
+ParallelContext process_parallel_context(Config& config) {
+  const LaunchEnvironment environment = read_launch_environment();
+  ParallelContext parallel;
+  if (environment.world_size > 1) {
+    DeviceSpec& device = config.model.device;
+    // One process per device: a rank whose config says only "cuda" takes GPU LOCAL_RANK.
+    if (device.kind == DeviceKind::cuda && !device.index) device.index = environment.local_rank;
+    const std::string backend = device.kind == DeviceKind::cuda ? "nccl" : "gloo";
+    log::set_rank(environment.rank, environment.world_size);
+    log::info("joining a " + std::to_string(environment.world_size) + "-process " + backend + " group at " +
+              environment.master_addr + ":" + std::to_string(environment.master_port) + " (" + environment.source +
+              ")");
+    parallel = parallel_context_of(
+        connect_process_group(environment, backend, std::chrono::seconds(config.run.collective_timeout_seconds)),
+        environment.local_rank, environment.local_world_size);
+  }
   parallel.validate();
   log::set_rank(parallel.rank, parallel.world_size);
   return parallel;
@@ -91,6 +108,7 @@ int run(int argc, char** argv) {
   register_report_command(app);
   register_compare_command(app);
   register_plan_command(app);
+  register_launch_command(app);
   try {
     app.parse(argc, argv);
     return 0;
@@ -100,9 +118,14 @@ int run(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a command that ran and ends with this exit code (launch)
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const StopRequested& e) {  // SIGTERM, SIGUSR1 or SIGINT: stopped cleanly, resumable
+    std::cerr << "selm: " << e.what() << "\n";
+    return kExitStopped;
   } catch (const std::invalid_argument& e) {  // InputError and other bad input
     std::cerr << "selm: error: " << e.what() << "\n";
     return 2;

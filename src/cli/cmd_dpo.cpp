@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 
 #include "commands.hpp"
+#include "selm/parallel/shared_artifacts.hpp"
+#include "selm/util/stop_request.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/train/preference_step.hpp"
@@ -33,8 +35,10 @@ struct DpoArgs {
 double megabytes(std::int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
 void run_dpo(const DpoArgs& args) {
+  install_stop_signal_handlers();
   Config config = resolve_config(args.config);
   if (!args.data.empty()) config.data.train_file = args.data;
+  const ParallelContext parallel = process_parallel_context(config);
   if (config.data.train_file.empty()) throw InputError("key 'data.train_file': required (the preferences JSONL)");
   if (config.model.path.empty()) throw InputError("key 'model.path': required (the policy to start from)");
   const TrainConfig& train = config.train;
@@ -61,7 +65,7 @@ void run_dpo(const DpoArgs& args) {
     records = std::move(data.file.records);
   } else {
     records = reference_scored_records(lm.model, data, train, pad_id_of(lm),
-                                       ReferenceScoringOptions{with_y_ref, out / kReferenceCacheFile, ParallelContext{}});
+                                       ReferenceScoringOptions{with_y_ref, out / kReferenceCacheFile, parallel});
   }
   const std::int64_t setup_rss = current_rss_bytes();
 
@@ -71,6 +75,7 @@ void run_dpo(const DpoArgs& args) {
   options.chat_template = config.tokenizer.chat_template;
   options.stop_after_step = args.stop_after_step;
   options.reference_model = args.keep_reference ? &reference_model : nullptr;
+  options.parallel = parallel;
   const TrainingResult result = train_preference_model(lm, records, data.examples, train, options);
 
   char summary[256];

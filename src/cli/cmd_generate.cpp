@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "selm/parallel/shared_artifacts.hpp"
+#include "selm/util/stop_request.hpp"
 #include "selm/generate/generation_file.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/util/error.hpp"
@@ -24,8 +26,11 @@ struct GenerateArgs {
 };
 
 void run_generate(const GenerateArgs& args) {
+  install_stop_signal_handlers();
   Config config = resolve_config(args.config);
   if (!args.model.empty()) config.model.path = args.model;
+  // Several ranks share the prompts out (by chunk) and rank 0 merges their records.
+  const ParallelContext parallel = process_parallel_context(config);
   const SamplingConfig& sampling = config.generate;
 
   // Read and tokenise every prompt before loading the model, so bad input fails fast.
@@ -46,7 +51,7 @@ void run_generate(const GenerateArgs& args) {
   Generator generator = response_generator(lm, sampling);
   const GenerationFileResult result =
       generate_to_file(generator, formatter, prompt_ids, prompt_values, args.out,
-                       GenerationFileOptions{!args.overwrite, "generate", 0, ParallelContext{}});
+                       GenerationFileOptions{!args.overwrite, "generate", 0, parallel});
   if (result.already_done > 0) {
     log::info("generate: resumed " + args.out + ": " + std::to_string(result.already_done) + " of " +
               std::to_string(result.prompts) + " prompts were already done");

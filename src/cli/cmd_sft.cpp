@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include "commands.hpp"
+#include "selm/parallel/shared_artifacts.hpp"
+#include "selm/util/stop_request.hpp"
 #include "selm/model/hf_model_dir.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/model/llama_checkpoint.hpp"
@@ -42,8 +44,11 @@ nlohmann::json evaluation_json(const SftEvaluation& evaluation) {
 }
 
 void run_sft(const SftArgs& args) {
+  install_stop_signal_handlers();
   Config config = resolve_config(args.config);
   if (!args.model.empty()) config.model.path = args.model;
+  const ParallelContext parallel = process_parallel_context(config);
+  const SharedArtifacts artifacts(parallel);
   if (config.model.path.empty()) throw InputError("key 'model.path': the starting model directory is required");
   if (config.sft.train_file.empty()) throw InputError("key 'sft.train_file': the SFT data file is required");
   const fs::path out = args.out.empty() ? fs::path(config.run.output_dir) / config.run.name : fs::path(args.out);
@@ -68,7 +73,7 @@ void run_sft(const SftArgs& args) {
 
   fs::create_directories(out);
   const std::string config_yaml = dump_config_yaml(config);
-  write_file_atomic(out / "config.yaml", config_yaml);
+  artifacts.write_file(out / "config.yaml", config_yaml);
 
   nlohmann::json eval_report;
   if (!eval_examples.empty()) {
@@ -84,6 +89,7 @@ void run_sft(const SftArgs& args) {
   options.config_yaml = config_yaml;
   options.resume = !args.fresh;
   options.stop_after_step = args.stop_after_step;
+  options.parallel = parallel;
   const std::string chat_template = config.tokenizer.chat_template;
   options.save_model = checkpoint_model_saver(lm, chat_template);
   options.load_model = checkpoint_model_loader(lm);
@@ -98,11 +104,11 @@ void run_sft(const SftArgs& args) {
   if (!eval_examples.empty()) {
     const SftEvaluation final_evaluation = evaluate_sft(lm.model, eval_examples, train.batch_size, pad_id);
     eval_report["final"] = evaluation_json(final_evaluation);
-    write_file_atomic(out / kEvalFile, eval_report.dump(2) + "\n");
+    artifacts.write_file(out / kEvalFile, eval_report.dump(2) + "\n");
     std::cout << "sft: held-out perplexity after training " << final_evaluation.perplexity << " (loss "
               << final_evaluation.mean_nll << ")\n";
   }
-  write_trained_model(lm, out, chat_template);
+  artifacts.write_with([&] { write_trained_model(lm, out, chat_template); });
   const auto& metrics = result.last_step.metrics;
   const auto loss = metrics.find("loss");
   std::cout << "sft: " << result.total_steps << " steps";

@@ -10,6 +10,7 @@
 #include "selm/tasks/task.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
+#include "selm/util/stop_request.hpp"
 
 namespace selm::cli {
 
@@ -51,6 +52,7 @@ struct TrainArgs {
 };
 
 void run_train(const TrainArgs& args) {
+  install_stop_signal_handlers();
   Config config = resolve_config(args.config);
   check_memory_plan(config, args.force);
   OnlineTrainOptions options;
@@ -58,11 +60,14 @@ void run_train(const TrainArgs& args) {
   options.use_judge_cache = !args.no_cache;
   options.stop_after_stage = args.stop_after_stage;
   options.write_report = write_run_report;
-  options.parallel = process_parallel_context();
+  options.parallel = process_parallel_context(config);
   if (!config.task.name.empty()) {
     // A built-in task prepares (or reuses from its cache) the data and the initial model, and
     // fills the keys the config leaves empty.
+    // Rank 0 prepares a cold task cache; the other ranks then find it ready.
+    if (!options.parallel.writes_shared_artifacts()) options.parallel.barrier("task preparation");
     const TaskAssets assets = prepare_task(config);
+    if (options.parallel.writes_shared_artifacts()) options.parallel.barrier("task preparation");
     config = apply_task(config, assets);
     options.initial_model =
         InitialModelOrigin{"task:" + assets.task, assets.sft_perplexity, assets.initial_perplexity, assets.sft_eval_report};
@@ -97,7 +102,9 @@ void register_train_command(CLI::App& app) {
       "run it says so and exits 0.\n"
       "Stages per round t: select, generate, judge, pair, reference, train, eval (see online.*, eval.*, judge.*).\n"
       "Files: config.yaml, state.json, log.txt, metrics.jsonl, report.html, baseline/, round-<t>/{prompts,\n"
-      "generations, judgments, preferences}.jsonl, pairing.json, train_metrics.jsonl, model/, eval.json.");
+      "generations, judgments, preferences}.jsonl, pairing.json, train_metrics.jsonl, model/, eval.json.\n"
+      "SIGTERM, SIGUSR1 or SIGINT stop it cleanly (training after the step in flight, with a checkpoint) with\n"
+      "exit code 75; rerun to resume. Data-parallel: selm launch --nproc N -- selm train ..., or srun.");
   command->callback([args] { run_train(*args); });
 }
 

@@ -11,9 +11,11 @@
 
 namespace selm::cli {
 
-// This process's place in the job, with the log's rank tag set from it. Every command runs as
-// one process for now (world size 1); a data-parallel launch will fill it from its environment.
-ParallelContext process_parallel_context();
+// This process's place in the job, read from its launcher's environment
+// (parallel/launch_environment.hpp), with the log's rank tag set from it. With more than one
+// process it joins the job's process group (gloo on CPU, nccl on CUDA, bounded by
+// run.collective_timeout_seconds), and a CUDA device without an index becomes cuda:LOCAL_RANK.
+ParallelContext process_parallel_context(Config& config);
 
 // `-c FILE` (repeatable) and trailing `key.path=value` overrides, shared by every subcommand
 // that reads a config.
@@ -42,5 +44,6 @@ void register_sweep_command(CLI::App& app);      // cmd_sweep.cpp
 void register_report_command(CLI::App& app);     // cmd_report.cpp
 void register_compare_command(CLI::App& app);    // cmd_compare.cpp
 void register_plan_command(CLI::App& app);       // cmd_plan.cpp
+void register_launch_command(CLI::App& app);     // cmd_launch.cpp
 
 }  // namespace selm::cli

@@ -493,6 +493,8 @@ void RunConfig::validate(const FieldChecker& check) const {
   check.require(!name.empty() && name.find('/') == std::string::npos, "name", "must be a non-empty name without '/'");
   check.require(!output_dir.empty(), "output_dir", "must not be empty");
   check.require(threads >= 0, "threads", "must be 0 (all cores) or positive");
+  check.require(collective_timeout_seconds >= 1 && collective_timeout_seconds <= 86400, "collective_timeout_seconds",
+                "must be in 1..86400");
 }
 
 void Config::validate(const FieldChecker& check) const {

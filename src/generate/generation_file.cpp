@@ -4,13 +4,15 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
-#include "selm/parallel/shared_artifacts.hpp"
+#include "selm/parallel/sharded_jsonl.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/progress.hpp"
+#include "selm/util/stop_request.hpp"
 
 namespace selm {
 
@@ -41,14 +43,26 @@ GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter&
   GenerationFileResult result;
   result.prompts = num_prompts;
 
+  // A job's ranks share the chunks out (chunk k to rank k mod N), so that every batch holds the
+  // same sequences as in one process, and rank 0 merges their shards in (prompt, sample) order:
+  // the file one process writes.
+  const ParallelContext& parallel = options.parallel;
+  const RecordPosition position = [&](const nlohmann::json& record) -> std::optional<std::int64_t> {
+    const std::int64_t prompt = record.value("prompt_index", std::int64_t{-1});
+    const std::int64_t sample = record.value("sample_index", std::int64_t{-1});
+    if (prompt < 0 || prompt >= num_prompts || sample < 0 || sample >= sampling.num_samples) return std::nullopt;
+    return prompt * sampling.num_samples + sample;
+  };
+  if (resume) merge_shards(out, position, parallel, options.label + ": merging the shards of an earlier start");
+
   std::set<std::pair<std::int64_t, std::int64_t>> written;  // (prompt, sample) already in the file
   if (resume && fs::exists(out)) {
     for (const auto& [line, record] : read_jsonl(out, /*tolerate_partial_tail=*/true)) {
       (void)line;
       written.emplace(record.value("prompt_index", std::int64_t{-1}), record.value("sample_index", std::int64_t{-1}));
     }
-  } else if (fs::exists(out)) {
-    fs::remove(out);
+  } else {
+    remove_with_shards(out, parallel, options.label + ": starting afresh");
   }
   auto prompt_complete = [&](std::int64_t index) {
     for (std::int64_t sample = 0; sample < sampling.num_samples; ++sample) {
@@ -60,8 +74,11 @@ GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter&
   // A chunk is a few batches: small enough that a kill loses little, large enough to batch well.
   const std::int64_t chunk = std::max<std::int64_t>(1, sampling.batch_size * 4 / sampling.num_samples);
   std::vector<std::pair<std::int64_t, std::int64_t>> pending_chunks;
+  std::int64_t owned_prompts = 0;  // with several ranks already_done counts this rank's chunks only
   for (std::int64_t begin = 0; begin < num_prompts; begin += chunk) {
     const std::int64_t end = std::min(num_prompts, begin + chunk);
+    if (!parallel.owns(begin / chunk)) continue;
+    owned_prompts += end - begin;
     bool complete = true;
     for (std::int64_t index = begin; index < end; ++index) {
       if (prompt_complete(index)) ++result.already_done;
@@ -70,8 +87,8 @@ GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter&
     if (!complete) pending_chunks.emplace_back(begin, end);
   }
 
-  SharedArtifacts::Jsonl writer(SharedArtifacts(options.parallel), out);
-  Progress progress(options.label, num_prompts - result.already_done, "prompts", options.parallel);
+  std::optional<JsonlWriter> writer(std::in_place, rank_output_path(out, parallel));
+  Progress progress(options.label, owned_prompts - result.already_done, "prompts", parallel);
   for (const auto& [begin, end] : pending_chunks) {
     std::vector<std::vector<std::int64_t>> chunk_prompts(prompt_ids.begin() + begin, prompt_ids.begin() + end);
     std::vector<std::int64_t> chunk_indices;
@@ -82,7 +99,7 @@ GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter&
       const std::int64_t index = sequence.prompt_index - first_prompt_index;
       result.generated_tokens += static_cast<std::int64_t>(sequence.token_ids.size());
       if (written.count({index, sequence.sample_index}) != 0) continue;
-      writer.write({{"prompt_index", index},
+      writer->write({{"prompt_index", index},
                     {"sample_index", sequence.sample_index},
                     {"prompt", prompt_values[static_cast<std::size_t>(index)]},
                     {"response", response_text(formatter, sequence)},
@@ -95,11 +112,17 @@ GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter&
     std::snprintf(status, sizeof(status), "%.1f tok/s",
                   static_cast<double>(result.generated_tokens) / std::max(1e-9, progress.elapsed_seconds()));
     progress.advance(newly_done, status);
+    if (stop_requested()) {
+      throw StopRequested(options.label + ": stopped by " + stop_signal_name() + "; " + out.string() +
+                          " keeps the finished chunks; rerun the same command to resume");
+    }
   }
   char status[96];
   std::snprintf(status, sizeof(status), "%lld tokens, %.1f tok/s", static_cast<long long>(result.generated_tokens),
                 static_cast<double>(result.generated_tokens) / std::max(1e-9, progress.elapsed_seconds()));
   progress.finish(status);
+  writer.reset();
+  if (parallel.is_distributed()) merge_shards(out, position, parallel, options.label + ": merging the ranks' shards");
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -2,13 +2,15 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
-#include "selm/parallel/shared_artifacts.hpp"
+#include "selm/parallel/sharded_jsonl.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/progress.hpp"
+#include "selm/util/stop_request.hpp"
 
 namespace selm {
 
@@ -49,6 +51,22 @@ std::vector<Judgment> read_judgment_file(const std::filesystem::path& path, cons
 
 std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest>& requests,
                                     const std::filesystem::path& out, const JudgeFileOptions& options) {
+  // A job's ranks share the batches out (batch k of the pending requests to rank k mod N); rank
+  // 0 merges their shards in request order, the file one process writes.
+  const ParallelContext& parallel = options.parallel;
+  std::map<std::string, std::int64_t> request_position;
+  for (const auto& request : requests) {
+    request_position.emplace(request.id, static_cast<std::int64_t>(request_position.size()));
+  }
+  const RecordPosition position = [&](const nlohmann::json& record) -> std::optional<std::int64_t> {
+    const auto id = record.find("id");
+    if (id == record.end() || !id->is_string()) return std::nullopt;
+    const auto found = request_position.find(id->get<std::string>());
+    if (found == request_position.end()) return std::nullopt;
+    return found->second;
+  };
+  merge_shards(out, position, parallel, options.label + ": merging the shards of an earlier start");
+
   std::map<std::string, Judgment> done;
   if (std::filesystem::exists(out)) done = judgments_by_id(out);
   std::vector<JudgeRequest> pending;
@@ -66,10 +84,17 @@ std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest
       now.failed -= before.failed;
       return judge_status_text(now);
     };
-    SharedArtifacts::Jsonl writer(SharedArtifacts(options.parallel), out);
-    Progress progress(options.label, static_cast<std::int64_t>(pending.size()), "prompts", options.parallel);
     const std::size_t step = static_cast<std::size_t>(std::max<std::int64_t>(1, options.batch_size));
+    std::int64_t owned = 0;
     for (std::size_t begin = 0; begin < pending.size(); begin += step) {
+      if (parallel.owns(static_cast<std::int64_t>(begin / step))) {
+        owned += static_cast<std::int64_t>(std::min(pending.size(), begin + step) - begin);
+      }
+    }
+    JsonlWriter writer(rank_output_path(out, parallel));
+    Progress progress(options.label, owned, "prompts", parallel);
+    for (std::size_t begin = 0; begin < pending.size(); begin += step) {
+      if (!parallel.owns(static_cast<std::int64_t>(begin / step))) continue;
       const std::size_t end = std::min(pending.size(), begin + step);
       const std::vector<JudgeRequest> batch(pending.begin() + static_cast<std::ptrdiff_t>(begin),
                                             pending.begin() + static_cast<std::ptrdiff_t>(end));
@@ -78,8 +103,16 @@ std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest
         done[judgment.id] = std::move(judgment);
       }
       progress.advance(static_cast<std::int64_t>(batch.size()), status());
+      if (stop_requested()) {
+        throw StopRequested(options.label + ": stopped by " + stop_signal_name() + "; " + out.string() +
+                            " keeps the judged batches; rerun the same command to resume");
+      }
     }
     progress.finish(status());
+  }
+  if (parallel.is_distributed()) {
+    merge_shards(out, position, parallel, options.label + ": merging the ranks' shards");
+    done = judgments_by_id(out);
   }
 
   std::vector<Judgment> ordered;

@@ -97,6 +97,8 @@ void OnlineRun::complete(const std::string& stage, double seconds) {
   state_.completed.push_back(stage);
   state_.add_seconds(stage, seconds);
   write_run_state(artifacts_, paths_.state(), state_);
+  // Every stage ends at a barrier: the next one reads what rank 0 has just written.
+  artifacts_.parallel().barrier("stage " + stage);
   char text[64];
   std::snprintf(text, sizeof(text), " done in %.1f s", seconds);
   log::info("stage " + stage + text);
@@ -122,9 +124,12 @@ void OnlineRun::open_run_directory() {
     fs::create_directories(paths_.dir);
     state_ = RunState{};
   }
+  // Every rank has read the run's state before rank 0 writes it.
+  artifacts_.parallel().barrier("opening the run directory");
   artifacts_.write_file(paths_.config(), dump_config_yaml(config_));
   state_.config_fingerprint = config_fingerprint(config_);
   if (!state_.finished) write_run_state(artifacts_, paths_.state(), state_);
+  artifacts_.parallel().barrier("opening the run directory");
   if (artifacts_.writes()) log::set_file(paths_.log());
 }
 

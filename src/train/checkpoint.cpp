@@ -95,6 +95,7 @@ nlohmann::json state_to_json(const TrainerState& state) {
                         {"total_steps", state.total_steps},
                         {"num_examples", state.num_examples},
                         {"batch_size", state.batch_size},
+                        {"world_size", state.world_size},
                         {"gradient_accumulation_steps", state.gradient_accumulation_steps},
                         {"epochs", state.epochs},
                         {"seed", state.seed},
@@ -195,6 +196,7 @@ TrainerState read_trainer_state(const fs::path& checkpoint_dir) {
   get("total_steps", state.total_steps);
   get("num_examples", state.num_examples);
   get("batch_size", state.batch_size);
+  if (json.contains("world_size")) get("world_size", state.world_size);  // absent before data parallelism: 1
   get("gradient_accumulation_steps", state.gradient_accumulation_steps);
   get("epochs", state.epochs);
   get("seed", state.seed);

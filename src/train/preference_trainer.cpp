@@ -74,8 +74,9 @@ std::vector<PreferenceRecord> reference_scored_records(LlamaForCausalLM& referen
   // With LoRA the reference is the same model with its adapters off: its base weights exactly.
   AdaptersDisabled base_weights_only(*reference);
   compute_reference_logps(reference, data.file.records, data.examples, train.batch_size, pad_id, train.average_logps,
-                          with_reference_response, data.file.generation_y_ref_logps);
+                          with_reference_response, data.file.generation_y_ref_logps, options.parallel);
   SharedArtifacts(options.parallel).write_file(cache_file, records_jsonl(data.file.records));
+  options.parallel.barrier("reference log-probs: " + cache_file.string());  // the others read what rank 0 wrote
   return read_preference_file(cache_file);
 }
 

@@ -115,7 +115,8 @@ std::vector<PromptResponse> preference_rows(const std::vector<const TokenizedPre
 void compute_reference_logps(LlamaForCausalLM& reference_model, std::vector<PreferenceRecord>& records,
                              const std::vector<TokenizedPreference>& examples, std::int64_t batch_size,
                              std::int64_t pad_id, bool average, bool with_reference_response,
-                             const std::vector<std::optional<double>>& generation_y_ref_logps) {
+                             const std::vector<std::optional<double>>& generation_y_ref_logps,
+                             const ParallelContext& parallel) {
   if (records.size() != examples.size()) throw std::invalid_argument("compute_reference_logps: records and examples differ in size");
   if (batch_size < 1) throw std::invalid_argument("compute_reference_logps: batch_size must be positive");
   torch::NoGradGuard no_grad;
@@ -144,8 +145,13 @@ void compute_reference_logps(LlamaForCausalLM& reference_model, std::vector<Pref
     }
   }
 
+  // With several ranks, batch k goes to rank k mod N (the batches one process makes, so the same
+  // values), and a sum over the ranks gives every rank all of them.
   auto run = [&](const std::vector<std::size_t>& pending, bool pairs) {
+    const std::size_t per_record = pairs ? 2 : 1;  // chosen and rejected, or y_ref
+    std::vector<double> values(pending.size() * per_record, 0.0);
     for (std::size_t begin = 0; begin < pending.size(); begin += static_cast<std::size_t>(batch_size)) {
+      if (!parallel.owns(static_cast<std::int64_t>(begin / static_cast<std::size_t>(batch_size)))) continue;
       const std::size_t end = std::min(pending.size(), begin + static_cast<std::size_t>(batch_size));
       std::vector<PromptResponse> rows;
       if (pairs) {
@@ -157,18 +163,23 @@ void compute_reference_logps(LlamaForCausalLM& reference_model, std::vector<Pref
         }
       }
       const SequenceLogps result = sequence_logps(reference_model, build_sequence_batch(rows, pad_id, device), average);
-      const torch::Tensor values = result.logps.to(torch::kCPU, torch::kFloat64).contiguous();
-      const double* data = values.data_ptr<double>();
+      const torch::Tensor batch_values = result.logps.to(torch::kCPU, torch::kFloat64).contiguous();
+      const double* data = batch_values.data_ptr<double>();
       const std::size_t count = end - begin;
       for (std::size_t k = 0; k < count; ++k) {
-        PreferenceRecord& record = records[pending[begin + k]];
-        if (pairs) {
-          const std::optional<double> kept = record.reference_logps ? record.reference_logps->reference_response
-                                                                    : std::optional<double>{};
-          record.reference_logps = ReferenceLogps{data[k], data[count + k], kept};
-        } else {
-          record.reference_logps->reference_response = data[k];
-        }
+        values[(begin + k) * per_record] = data[k];
+        if (pairs) values[(begin + k) * per_record + 1] = data[count + k];
+      }
+    }
+    values = parallel.sum(std::move(values), pairs ? "reference log-probs" : "reference log-probs of y_ref");
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      PreferenceRecord& record = records[pending[k]];
+      if (pairs) {
+        const std::optional<double> kept = record.reference_logps ? record.reference_logps->reference_response
+                                                                  : std::optional<double>{};
+        record.reference_logps = ReferenceLogps{values[k * 2], values[k * 2 + 1], kept};
+      } else {
+        record.reference_logps->reference_response = values[k];
       }
     }
   };

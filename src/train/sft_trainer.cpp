@@ -185,6 +185,7 @@ TrainingResult train_sft(LlamaForCausalLM& model, const std::vector<SftExample>&
                       {"perplexity", std::exp(mean_nll)},
                       {"tokens", static_cast<double>(loss.num_loss_tokens)}};
     output.num_tokens = batch.num_tokens;
+    output.normalizer = static_cast<double>(loss.num_loss_tokens);
     return output;
   };
   return run_training_loop(*model, config, options, step);

@@ -14,6 +14,7 @@
 #include <torch/optim/adamw.h>
 
 #include "selm/parallel/shared_artifacts.hpp"
+#include "selm/train/gradient_reducer.hpp"
 #include "selm/train/lr_schedule.hpp"
 #include "selm/train/optimizer.hpp"
 #include "selm/train/shuffle.hpp"
@@ -23,6 +24,7 @@
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 #include "selm/util/progress.hpp"
+#include "selm/util/stop_request.hpp"
 
 namespace selm {
 
@@ -71,6 +73,27 @@ class MetricAverager {
     return result;
   }
   void clear() { sums_.clear(); }
+  // The mean over every rank's additions. Rank 0 always has examples in a step (it takes the
+  // first of each micro-batch), so its metric names are the ones every rank reduces.
+  std::map<std::string, double> reduced_mean(const ParallelContext& parallel, const std::string& stage) const {
+    std::string names;
+    for (const auto& entry : sums_) names += entry.first + '\n';
+    names = parallel.communicator->broadcast_string(names, 0, stage);
+    std::vector<std::string> keys;
+    for (std::size_t at = 0, end; (end = names.find('\n', at)) != std::string::npos; at = end + 1) {
+      keys.push_back(names.substr(at, end - at));
+    }
+    std::vector<double> values;
+    for (const std::string& key : keys) {
+      const auto found = sums_.find(key);
+      values.push_back(found == sums_.end() ? 0.0 : found->second.first);
+      values.push_back(found == sums_.end() ? 0.0 : found->second.second);
+    }
+    values = parallel.sum(std::move(values), stage);
+    std::map<std::string, double> result;
+    for (std::size_t k = 0; k < keys.size(); ++k) result[keys[k]] = values[2 * k] / values[2 * k + 1];
+    return result;
+  }
 
  private:
   std::map<std::string, std::pair<double, double>> sums_;
@@ -109,11 +132,13 @@ void check_loop_inputs(const TrainConfig& config, const TrainingLoopOptions& opt
 }
 
 // The state of a run that starts at step 0, holding what a checkpoint must match to resume it.
-TrainerState fresh_state(const TrainingPlan& plan, const TrainConfig& config, std::int64_t num_examples) {
+TrainerState fresh_state(const TrainingPlan& plan, const TrainConfig& config, std::int64_t num_examples,
+                         std::int64_t world_size) {
   TrainerState fresh;
   fresh.total_steps = plan.total_steps;
   fresh.num_examples = num_examples;
   fresh.batch_size = config.batch_size;
+  fresh.world_size = world_size;
   fresh.gradient_accumulation_steps = config.gradient_accumulation_steps;
   fresh.epochs = config.epochs;
   fresh.seed = config.seed;
@@ -125,6 +150,8 @@ TrainerState fresh_state(const TrainingPlan& plan, const TrainConfig& config, st
 void require_checkpoint_matches(const fs::path& checkpoint, const TrainerState& stored, const TrainerState& fresh) {
   require_matches(checkpoint, "num_examples", stored.num_examples, fresh.num_examples, "training examples");
   require_matches(checkpoint, "batch_size", stored.batch_size, fresh.batch_size, "batch_size");
+  require_matches(checkpoint, "world_size", stored.world_size, fresh.world_size,
+                  "processes of the data-parallel job, which with batch_size make the global batch");
   require_matches(checkpoint, "gradient_accumulation_steps", stored.gradient_accumulation_steps,
                   fresh.gradient_accumulation_steps, "gradient_accumulation_steps");
   require_matches(checkpoint, "epochs", stored.epochs, fresh.epochs, "epochs");
@@ -327,7 +354,8 @@ std::vector<std::int64_t> micro_batch_examples(std::int64_t num_examples, const 
 
 OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
                                        double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
-                                       std::int64_t first_position, const StepFunction& step) {
+                                       std::int64_t first_position, const StepFunction& step,
+                                       const ParallelContext& parallel, std::int64_t per_rank_batch) {
   auto non_finite = [](const std::string& what, double value, const std::string& where) {
     std::ostringstream message;
     message << what << " is " << value << where;
@@ -336,9 +364,11 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
   std::int64_t examples = 0;
   for (const auto& indices : micro_batches) examples += static_cast<std::int64_t>(indices.size());
   const auto examples_in_step = static_cast<double>(examples);
+  const bool distributed = parallel.is_distributed();
 
   OptimizerStepResult result;
   MetricAverager step_metrics;
+  std::optional<NonFiniteTrainingError> local_error;  // a rank's non-finite value, reported by every rank
   std::int64_t begin = first_position;
   for (std::size_t micro = 0; micro < micro_batches.size(); ++micro) {
     const std::vector<std::int64_t>& indices = micro_batches[micro];
@@ -346,37 +376,80 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
     const std::string where = " in micro-batch " + std::to_string(micro + 1) + " of " +
                               std::to_string(micro_batches.size()) + " (epoch positions " + std::to_string(begin) +
                               ".." + std::to_string(end - 1) + ")";
-
-    const Clock::time_point forward_start = Clock::now();
-    StepOutput output = step(indices);
-    result.forward_seconds += seconds_since(forward_start);
-    if (!output.loss.defined() || output.loss.numel() != 1) {
-      throw std::invalid_argument("run_training_loop: the step function must return a scalar loss");
-    }
-    const double loss_value = output.loss.item<double>();
-    if (!std::isfinite(loss_value)) throw non_finite("loss", loss_value, where);
-    output.metrics.emplace("loss", loss_value);
-    for (const auto& [name, value] : output.metrics) {
-      if (!std::isfinite(value)) throw non_finite("metric '" + name + "'", value, where);
-    }
+    // Data parallelism: rank r takes the micro-batch's r-th block of per_rank_batch examples.
+    const auto size = static_cast<std::int64_t>(indices.size());
+    const std::int64_t block = per_rank_batch > 0 ? per_rank_batch : (size + parallel.world_size - 1) / parallel.world_size;
+    const std::int64_t block_begin = std::min(size, block * parallel.rank);
+    const std::int64_t block_end = std::min(size, block_begin + block);
+    const std::vector<std::int64_t> local_indices(indices.begin() + block_begin, indices.begin() + block_end);
     const auto micro_examples = static_cast<double>(end - begin);
-    step_metrics.add(output.metrics, micro_examples);
-    result.num_tokens += output.num_tokens;
+    const auto local_examples = static_cast<double>(local_indices.size());
 
-    const Clock::time_point backward_start = Clock::now();
-    (output.loss * (micro_examples / examples_in_step)).backward();
-    result.backward_seconds += seconds_since(backward_start);
+    StepOutput output;
+    double loss_value = 0.0;
+    if (!local_indices.empty() && !local_error) {
+      const Clock::time_point forward_start = Clock::now();
+      output = step(local_indices);
+      result.forward_seconds += seconds_since(forward_start);
+      if (!output.loss.defined() || output.loss.numel() != 1) {
+        throw std::invalid_argument("run_training_loop: the step function must return a scalar loss");
+      }
+      loss_value = output.loss.item<double>();
+      output.metrics.emplace("loss", loss_value);
+      try {
+        if (!std::isfinite(loss_value)) throw non_finite("loss", loss_value, where);
+        for (const auto& [name, value] : output.metrics) {
+          if (!std::isfinite(value)) throw non_finite("metric '" + name + "'", value, where);
+        }
+      } catch (const NonFiniteTrainingError& error) {
+        if (!distributed) throw;
+        local_error = error;
+      }
+    }
+    // The loss is a mean over `normalizer` units (examples, or tokens for SFT). Scaled by this
+    // rank's share of the micro-batch's units, and by the micro-batch's share of the step's
+    // examples, the ranks' gradients sum to the one-process gradient of the same micro-batches.
+    // A mean over examples is scaled by this rank's share of the step's examples at once: the
+    // factor one process uses for the same block as a micro-batch of its own, so that two ranks
+    // reproduce its accumulated gradient bit for bit.
+    const bool computed = output.loss.defined() && !local_error;
+    const double local_units = computed ? (output.normalizer >= 0 ? output.normalizer : local_examples) : 0.0;
+    double micro_units = local_units;
+    if (distributed) {
+      const std::vector<double> totals =
+          parallel.sum({local_units, local_error ? 1.0 : 0.0}, "training: micro-batch " + std::to_string(micro + 1));
+      micro_units = totals[0];
+      if (totals[1] > 0 && !local_error) local_error = NonFiniteTrainingError("a non-finite value on another rank" + where);
+    }
+    if (computed) {
+      step_metrics.add(output.metrics, local_examples);
+      result.num_tokens += output.num_tokens;
+      const double scale = output.normalizer < 0 ? local_examples / examples_in_step
+                           : micro_units > 0    ? local_units / micro_units * (micro_examples / examples_in_step)
+                                                : 0.0;
+      const Clock::time_point backward_start = Clock::now();
+      (output.loss * scale).backward();
+      result.backward_seconds += seconds_since(backward_start);
+    }
     begin = end;
   }
+  if (local_error) throw *local_error;
 
   const Clock::time_point optimizer_start = Clock::now();
+  if (distributed) {
+    GradientReducer(parameters, parallel).all_reduce("training: gradient all-reduce");
+    result.metrics = step_metrics.reduced_mean(parallel, "training: metrics");
+    result.num_tokens = static_cast<std::int64_t>(
+        parallel.sum({static_cast<double>(result.num_tokens)}, "training: token count")[0]);
+  } else {
+    result.metrics = step_metrics.mean();
+  }
   result.grad_norm = max_grad_norm > 0 ? torch::nn::utils::clip_grad_norm_(parameters, max_grad_norm)
                                        : gradient_norm(parameters);
   if (!std::isfinite(result.grad_norm)) throw non_finite("the gradient norm", result.grad_norm, "");
   optimizer.step();
   optimizer.zero_grad();
   result.optimizer_seconds = seconds_since(optimizer_start);
-  result.metrics = step_metrics.mean();
   return result;
 }
 
@@ -384,7 +457,13 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
                                  const TrainingLoopOptions& options, const StepFunction& step) {
   check_loop_inputs(config, options, step);
   const std::int64_t num_examples = options.num_examples;
-  const TrainingPlan plan = plan_training(num_examples, config);
+  // train.batch_size is per rank: a job of N ranks steps through micro-batches of N x batch_size
+  // examples, rank r taking the r-th block of batch_size, the examples one process would take in
+  // N consecutive micro-batches (gradient_accumulation_steps x N).
+  const std::int64_t world_size = options.parallel.world_size;
+  TrainConfig global_batching = config;
+  global_batching.batch_size = config.batch_size * world_size;
+  const TrainingPlan plan = plan_training(num_examples, global_batching);
   const LrScheduleType schedule = config.lr_schedule;
   const std::int64_t warmup_steps = warmup_steps_for(config.warmup_ratio, plan.total_steps);
   const fs::path& output_dir = options.output_dir;
@@ -402,7 +481,7 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
       with_training_precision(step, config.precision, parameters.empty() ? torch::kCPU : parameters.front().device().type());
   auto optimizer = make_adamw(model, config);
 
-  TrainerState state = resume_or_start_fresh(fresh_state(plan, config, num_examples), options, *optimizer, metrics_file);
+  TrainerState state = resume_or_start_fresh(fresh_state(plan, config, num_examples, world_size), options, *optimizer, metrics_file);
   TrainingResult result;
   result.total_steps = plan.total_steps;
   result.resumed_from_step = state.global_step;
@@ -430,7 +509,7 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
   optimizer->zero_grad();
 
   while (state.global_step < last_step) {
-    const StepSpan span = step_span(state.global_step, plan, config, num_examples);
+    const StepSpan span = step_span(state.global_step, plan, global_batching, num_examples);
     if (span.epoch != order_epoch) {
       order = epoch_order(num_examples, config, span.epoch);
       order_epoch = span.epoch;
@@ -443,12 +522,12 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
     OptimizerStepResult outcome;
     try {
       outcome = run_optimizer_step(*optimizer, parameters, config.max_grad_norm,
-                                   step_micro_batches(span, order, config.batch_size), span.first_position,
-                                   precise_step);
+                                   step_micro_batches(span, order, global_batching.batch_size), span.first_position,
+                                   precise_step, options.parallel, config.batch_size);
     } catch (const NonFiniteTrainingError& error) {
       throw located_non_finite_error(error, step_number, plan.total_steps, span.epoch, output_dir, last_saved_step);
     }
-    mark_step_done(state, step_number, plan, config, num_examples);
+    mark_step_done(state, step_number, plan, global_batching, num_examples);
 
     StepRecord record;
     record.step = step_number;
@@ -472,6 +551,23 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
       last_saved_step = step_number;
     }
     if (options.on_step) options.on_step(record);
+    // A stop request (util/stop_request.hpp) ends training after this step, on every rank at
+    // the same step: the ranks agree on it.
+    bool stop = stop_requested();
+    if (options.parallel.is_distributed()) {
+      stop = options.parallel.sum({stop ? 1.0 : 0.0}, "training: stop requests")[0] > 0;
+    }
+    if (stop && step_number < last_step) {
+      if (last_saved_step != step_number) {
+        save_training_checkpoint(state, elapsed(), options, *optimizer);
+        last_saved_step = step_number;
+      }
+      if (progress) progress->finish("stopped");
+      const std::string signal = stop_signal_name();
+      throw StopRequested("training stopped by " + (signal.empty() ? std::string("a stop request") : signal) +
+                          " after step " + std::to_string(step_number) + "/" + std::to_string(plan.total_steps) +
+                          "; its checkpoint is in " + output_dir.string() + "; rerun the same command to resume");
+    }
   }
   if (progress) progress->finish();
   result.completed_steps = state.global_step;

@@ -47,19 +47,6 @@ BlasThreading loaded_blas_threading() {
   }
 }
 
-// The cores this process may run on: its affinity mask (taskset, a SLURM job's cpuset, a
-// container's cpus), not every core of the machine. Sizing the pools to the machine inside a
-// smaller mask puts several spinning threads on each allowed core.
-int machine_cores() {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
-    const int count = CPU_COUNT(&allowed);
-    if (count > 0) return count;
-  }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
 // What "every core" (run.threads: 0) means: OMP_NUM_THREADS when it is set to a count, as
 // PyTorch reads it (the first entry of a nested list), else every core of the affinity mask.
 int default_thread_count(int cores) {
@@ -72,6 +59,16 @@ int default_thread_count(int cores) {
 }
 
 }  // namespace
+
+int machine_cores() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+    const int count = CPU_COUNT(&allowed);
+    if (count > 0) return count;
+  }
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 const char* blas_threading_name(BlasThreading threading) {
   switch (threading) {

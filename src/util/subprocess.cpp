@@ -161,6 +161,7 @@ void Subprocess::release() {
   close_fd(stdout_fd_);
   close_fd(stderr_fd_);
   if (stderr_forwarder_.joinable()) stderr_forwarder_.join();
+  if (stdout_forwarder_.joinable()) stdout_forwarder_.join();
 }
 
 PipeStatus Subprocess::write_all(std::string_view data, Clock::time_point deadline) {
@@ -209,6 +210,24 @@ void Subprocess::forward_stderr_lines(std::function<void(const std::string& line
   const int fd = std::exchange(stderr_fd_, -1);
   if (fd < 0) throw std::logic_error("forward_stderr_lines: stderr is not piped, or is forwarded already");
   stderr_forwarder_ = std::thread(forward_lines, fd, std::move(sink));
+}
+
+void Subprocess::forward_stdout_lines(std::function<void(const std::string& line)> sink) {
+  const int fd = std::exchange(stdout_fd_, -1);
+  if (fd < 0) throw std::logic_error("forward_stdout_lines: stdout is not piped, or is forwarded already");
+  stdout_forwarder_ = std::thread(forward_lines, fd, std::move(sink));
+}
+
+std::optional<int> Subprocess::try_wait() {
+  if (pid_ < 0) throw std::logic_error("Subprocess::try_wait: the child was reaped already");
+  int status = 0;
+  pid_t reaped = 0;
+  while ((reaped = ::waitpid(pid_, &status, WNOHANG)) < 0) {
+    if (errno != EINTR) throw SubprocessError(SubprocessError::Stage::wait, errno, program_);
+  }
+  if (reaped == 0) return std::nullopt;
+  pid_ = -1;
+  return status;
 }
 
 void Subprocess::send_signal(int signal) {

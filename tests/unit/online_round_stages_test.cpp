@@ -89,7 +89,7 @@ class OnlineRoundStages : public ::testing::Test {
 TEST_F(OnlineRoundStages, OnlyTheWritingRankWritesTheStageFiles) {
   PromptSliceSpec spec;
   spec.slices = 2;
-  const SharedArtifacts second_rank(ParallelContext{1, 2, 1, 2});
+  const SharedArtifacts second_rank(ParallelContext{1, 2, 1, 2, nullptr});
   const std::vector<TrainPrompt> prompts = run_select_stage(dataset_, spec, 1, round_, second_rank);
   ASSERT_EQ(prompts.size(), 3u);  // every rank knows the round's prompts ...
   EXPECT_EQ(prompts.front().dataset_index, 3);

@@ -24,18 +24,18 @@ TEST(ParallelContext, DefaultIsOneProcessThatWrites) {
 }
 
 TEST(ParallelContext, ValidateRejectsInconsistentRanks) {
-  EXPECT_THROW((ParallelContext{2, 2, 0, 1}).validate(), std::invalid_argument);
-  EXPECT_THROW((ParallelContext{0, 0, 0, 1}).validate(), std::invalid_argument);
-  EXPECT_THROW((ParallelContext{1, 4, 2, 2}).validate(), std::invalid_argument);
-  EXPECT_THROW((ParallelContext{1, 2, 0, 3}).validate(), std::invalid_argument);
-  EXPECT_NO_THROW((ParallelContext{3, 4, 1, 2}).validate());
-  EXPECT_TRUE((ParallelContext{3, 4, 1, 2}).is_distributed());
-  EXPECT_FALSE((ParallelContext{3, 4, 1, 2}).writes_shared_artifacts());
+  EXPECT_THROW((ParallelContext{2, 2, 0, 1, nullptr}).validate(), std::invalid_argument);
+  EXPECT_THROW((ParallelContext{0, 0, 0, 1, nullptr}).validate(), std::invalid_argument);
+  EXPECT_THROW((ParallelContext{1, 4, 2, 2, nullptr}).validate(), std::invalid_argument);
+  EXPECT_THROW((ParallelContext{1, 2, 0, 3, nullptr}).validate(), std::invalid_argument);
+  EXPECT_NO_THROW((ParallelContext{3, 4, 1, 2, nullptr}).validate());
+  EXPECT_TRUE((ParallelContext{3, 4, 1, 2, nullptr}).is_distributed());
+  EXPECT_FALSE((ParallelContext{3, 4, 1, 2, nullptr}).writes_shared_artifacts());
 }
 
 TEST(SharedArtifacts, RankZeroWritesFilesAndJsonl) {
   TempDir dir;
-  const SharedArtifacts artifacts(ParallelContext{0, 2, 0, 2});
+  const SharedArtifacts artifacts(ParallelContext{0, 2, 0, 2, nullptr});
   artifacts.write_file(dir / "state.json", "{}\n");
   bool ran = false;
   artifacts.write_with([&] { ran = true; });
@@ -51,7 +51,7 @@ TEST(SharedArtifacts, RankZeroWritesFilesAndJsonl) {
 
 TEST(SharedArtifacts, OtherRanksWriteNothing) {
   TempDir dir;
-  const SharedArtifacts artifacts(ParallelContext{1, 2, 1, 2});
+  const SharedArtifacts artifacts(ParallelContext{1, 2, 1, 2, nullptr});
   artifacts.write_file(dir / "state.json", "{}\n");
   bool ran = false;
   artifacts.write_with([&] { ran = true; });

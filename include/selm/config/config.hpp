@@ -42,6 +42,7 @@ struct RunConfig {
   std::int64_t seed = 42;               // global seed (initialisation, shuffling)
   std::int64_t threads = 0;             // CPU threads for LibTorch; 0 = all cores
   LogLevel log_level = LogLevel::info;  // logging threshold
+  std::int64_t collective_timeout_seconds = 600;  // bound of every collective of a multi-process job
 
   template <class Visitor>
   void visit_fields(Visitor& v) {
@@ -50,6 +51,10 @@ struct RunConfig {
     v.field("seed", seed, "Global seed for initialisation and shuffling", field_role::run_identity);
     v.field("threads", threads, "CPU threads used by LibTorch; 0 uses all cores", field_role::process);
     v.field("log_level", log_level, "Logging threshold: debug, info, warn or error", field_role::process);
+    v.field("collective_timeout_seconds", collective_timeout_seconds,
+            "Data-parallel jobs: the longest any collective (barrier, all-reduce) waits for the other ranks; a "
+            "rank that died makes the others exit with an error within it",
+            field_role::process);
   }
   void validate(const FieldChecker& check) const;
 };

@@ -54,7 +54,8 @@ struct TrainerState {
   std::int64_t examples_done_in_epoch = 0;  // position in the epoch's example order
   std::int64_t total_steps = 0;             // optimiser steps of the whole run
   std::int64_t num_examples = 0;            // size of the training set
-  std::int64_t batch_size = 0;
+  std::int64_t batch_size = 0;             // per rank
+  std::int64_t world_size = 1;             // ranks of the data-parallel job (global batch = batch_size x this)
   std::int64_t gradient_accumulation_steps = 0;
   std::int64_t epochs = 0;
   std::int64_t seed = 0;

@@ -22,6 +22,7 @@
 
 #include "selm/data/records.hpp"
 #include "selm/model/llama.hpp"
+#include "selm/parallel/parallel_context.hpp"
 #include "selm/text/chat_format.hpp"
 
 namespace selm {
@@ -82,10 +83,12 @@ std::vector<PromptResponse> preference_rows(const std::vector<const TokenizedPre
 // may carry it as "reference_response_logprob" (read by read_generation_y_ref_logps), valid when
 // the generating model is the round's reference and y_ref was not truncated; with
 // `average` it is divided by the y_ref token count. `examples[i]` is records[i] tokenised.
+// The ranks of a job (`parallel`) each score a share of the batches, and all get every value.
 void compute_reference_logps(LlamaForCausalLM& reference_model, std::vector<PreferenceRecord>& records,
                              const std::vector<TokenizedPreference>& examples, std::int64_t batch_size,
                              std::int64_t pad_id, bool average, bool with_reference_response,
-                             const std::vector<std::optional<double>>& generation_y_ref_logps = {});
+                             const std::vector<std::optional<double>>& generation_y_ref_logps = {},
+                             const ParallelContext& parallel = {});
 
 // Preference records of a JSONL file (read_preference_file's validation and errors) together
 // with each record's optional "reference_response_logprob" (a number; InputError

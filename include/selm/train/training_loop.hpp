@@ -15,6 +15,9 @@
 //     the step function returns a per-example mean the accumulated gradient is the mean over
 //     the step's examples: 1/gradient_accumulation_steps for full steps, and correct weights
 //     for a short last step.
+//   - batch_size is per rank: a data-parallel job of W ranks cuts micro-batches of W x batch_size
+//     (run_optimizer_step gives each rank its block), and takes the steps one process takes
+//     with batch_size and W x gradient_accumulation_steps.
 //   micro_batches_per_epoch = ceil(N / batch_size), steps_per_epoch =
 //   ceil(micro_batches_per_epoch / gradient_accumulation_steps), total = epochs * that.
 //
@@ -52,6 +55,9 @@ struct StepOutput {
   torch::Tensor loss;                     // scalar; mean over the micro-batch's examples; backward() runs on it
   std::map<std::string, double> metrics;  // e.g. "rewards/accuracies"; "loss" is added from `loss` when absent
   std::int64_t num_tokens = 0;            // tokens processed, for tokens/s
+  // What `loss` is a mean over, when not the examples: SFT's loss tokens. Data parallelism
+  // weighs each rank's loss by it, so that N ranks give the loss of one micro-batch.
+  double normalizer = -1;                 // < 0: the examples
 };
 
 // Forward pass and loss of the micro-batch made of `example_indices` (indices into the
@@ -136,9 +142,17 @@ struct OptimizerStepResult {
 // max_grad_norm when that is > 0, optimizer.step() and zero_grad(). The learning rate is the
 // caller's to set. `first_position` is the epoch position of the first example, for messages.
 // Throws NonFiniteTrainingError naming the value and the micro-batch, before optimizer.step().
+// With several ranks (`parallel`) each micro-batch is split among them: rank r takes its r-th
+// block of `per_rank_batch` examples (0: an even split), which may be empty at an epoch's end.
+// Each rank's loss is weighted by its share of the step's examples (or, for a loss with a
+// StepOutput::normalizer, of the micro-batch's units), the gradients are summed over the ranks
+// (train/gradient_reducer.hpp) and the metrics averaged over them: the step one process takes
+// with the blocks as consecutive micro-batches. A rank with no examples still joins every
+// collective; a non-finite value on any rank stops every rank.
 OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
                                        double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
-                                       std::int64_t first_position, const StepFunction& step);
+                                       std::int64_t first_position, const StepFunction& step,
+                                       const ParallelContext& parallel = {}, std::int64_t per_rank_batch = 0);
 
 // Runs (or resumes) training of `model`'s parameters that require gradients with AdamW
 // (make_adamw), the config's schedule, accumulation and clipping, calling `step` for every

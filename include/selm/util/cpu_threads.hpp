@@ -28,6 +28,11 @@ struct CpuThreadPools {
   std::string blas_config;   // openblas_get_config(): version, core type, threading
 };
 
+// The cores this process may run on: its affinity mask (taskset, a SLURM job's cpuset, a
+// container's cpus), not every core of the machine. Sizing the pools to the machine inside a
+// smaller mask puts several spinning threads on each allowed core.
+int machine_cores();
+
 // Sizes both pools for `requested` threads by the rule above, and returns them. 0 means every core
 // of the process's affinity mask, or OMP_NUM_THREADS when that is set to a count.
 // With the pthreads build and requested == 0 it logs one warning naming the package to install.

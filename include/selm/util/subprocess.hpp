@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -78,11 +79,15 @@ class Subprocess {
   // Starts a thread that reads the child's stderr until it closes and calls `sink` with each
   // line (without '\n'; an unterminated last line too). `sink` runs on that thread.
   void forward_stderr_lines(std::function<void(const std::string& line)> sink);
+  // The same for stdout (read_line is then unavailable).
+  void forward_stdout_lines(std::function<void(const std::string& line)> sink);
 
   // Sends `signal` to the child (when it has not been reaped yet).
   void send_signal(int signal);
   // Blocks until the child exits; returns its waitpid status. Throws SubprocessError (wait).
   int wait();
+  // The waitpid status when the child has exited (it is then reaped), nullopt while it runs.
+  std::optional<int> try_wait();
   // Waits up to `grace` for the child to exit, then kills it (SIGKILL) and waits; returns its
   // waitpid status.
   int wait_or_kill(std::chrono::milliseconds grace);
@@ -97,6 +102,7 @@ class Subprocess {
   int stderr_fd_ = -1;   // our end of the child's stderr, until forward_stderr_lines takes it
   std::string stdout_buffer_;  // bytes read past the last returned line
   std::thread stderr_forwarder_;
+  std::thread stdout_forwarder_;
 };
 
 }  // namespace selm

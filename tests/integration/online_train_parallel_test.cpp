@@ -1,0 +1,215 @@
+// `selm train` data-parallel over Gloo on 127.0.0.1: two ranks started by `selm launch` against
+// one process with the same global batch; a rank killed with SIGKILL in training; SIGUSR1 in
+// training (a scheduler's preemption warning); and the resumed runs.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <mutex>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "selm/train/checkpoint.hpp"
+#include "selm/util/stop_request.hpp"
+#include "selm/util/subprocess.hpp"
+#include "support/online_run_fixture.hpp"
+#include "support/test_support.hpp"
+
+namespace selm {
+namespace SELM_UNITY_ID {
+
+using test::read_text;
+using test::run_selm;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+class OnlineTrainParallel : public test::OnlineRunFixture {
+ protected:
+  // Long enough training that a signal lands in it: 40 epochs of round 1's pairs.
+  static std::vector<std::string> long_training(const std::string& name) {
+    return train_args(name, {"train.epochs=40", "run.collective_timeout_seconds=20"});
+  }
+};
+
+// The one-process set-up of a 2-rank job with per-rank batch 2: batch 2, accumulation 2.
+std::vector<std::string> one_process(std::vector<std::string> args) {
+  args.push_back("train.gradient_accumulation_steps=2");
+  return args;
+}
+
+std::vector<std::string> launched(const std::vector<std::string>& train_args) {
+  std::vector<std::string> args = {"launch", "--nproc", "2", "--", "selm"};
+  args.insert(args.end(), train_args.begin(), train_args.end());
+  return args;
+}
+
+// The files whose bytes one process and two ranks must agree on.
+const std::vector<std::string> kSharedFiles = {
+    "baseline/eval_generations.jsonl", "round-1/generations.jsonl",       "round-1/judgments.jsonl",
+    "round-1/preferences.jsonl",        "round-1/eval_generations.jsonl", "round-1/eval_judgments.jsonl",
+    "round-2/generations.jsonl",       "round-2/judgments.jsonl",        "round-2/preferences.jsonl",
+    "round-2/eval_generations.jsonl",  "round-2/eval_judgments.jsonl",   "round-2/pairing.json",
+    "round-1/model/model.safetensors", "round-2/model/model.safetensors"};
+
+std::vector<double> train_losses(const fs::path& run) {
+  std::vector<double> losses;
+  for (const char* round : {"round-1", "round-2"}) {
+    for (const auto& record : test::read_json_lines(run / round / "train_metrics.jsonl")) {
+      losses.push_back(record.at("loss").get<double>());
+    }
+  }
+  return losses;
+}
+
+// The summary table's rows (the lines that start with a round number or "init").
+std::vector<std::string> summary_rows(const std::string& output) {
+  std::vector<std::string> rows;
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string prefix = "[rank 0] ";
+    if (line.compare(0, prefix.size(), prefix) == 0) line = line.substr(prefix.size());
+    if (line.compare(0, 5, "init ") == 0 || line.compare(0, 2, "1 ") == 0 || line.compare(0, 2, "2 ") == 0) {
+      rows.push_back(line);
+    }
+  }
+  return rows;
+}
+
+TEST_F(OnlineTrainParallel, TwoLaunchedRanksWriteWhatOneProcessWrites) {
+  const auto single = run_selm(one_process(train_args("single")));
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const auto pair = run_selm(launched(train_args("pair")));
+  ASSERT_EQ(pair.exit_code, 0) << pair.output;
+  EXPECT_NE(pair.output.find("[rank 1] "), std::string::npos);
+  EXPECT_NE(pair.output.find("joining a 2-process gloo group"), std::string::npos) << pair.output;
+  for (const std::string& file : kSharedFiles) {
+    EXPECT_EQ(read_text(run_dir("single") / file), read_text(run_dir("pair") / file)) << file;
+  }
+  const std::vector<double> single_losses = train_losses(run_dir("single"));
+  const std::vector<double> pair_losses = train_losses(run_dir("pair"));
+  ASSERT_EQ(single_losses.size(), pair_losses.size());
+  ASSERT_FALSE(single_losses.empty());
+  for (std::size_t step = 0; step < single_losses.size(); ++step) {
+    EXPECT_NEAR(single_losses[step], pair_losses[step], 1e-5) << step;
+  }
+  const std::vector<std::string> single_rows = summary_rows(single.output);
+  EXPECT_EQ(single_rows.size(), 3u) << single.output;
+  EXPECT_EQ(single_rows, summary_rows(pair.output));
+  // No shard is left behind, and only rank 0 wrote the log.
+  for (const auto& entry : fs::recursive_directory_iterator(run_dir("pair"))) {
+    EXPECT_EQ(entry.path().filename().string().find(".shard-"), std::string::npos) << entry.path();
+  }
+}
+
+// A rank started by hand with torchrun's variables, its output in `log`.
+std::unique_ptr<Subprocess> start_rank(int rank, int port, const std::vector<std::string>& args, const fs::path& log) {
+  ::setenv("RANK", std::to_string(rank).c_str(), 1);
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+  ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+  ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" >\"" + log.string() + "\" 2>&1", SELM_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto process = std::make_unique<Subprocess>(argv, SubprocessOptions{});
+  for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(name);
+  return process;
+}
+
+int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+std::int64_t checkpoint_step(const fs::path& dir) {
+  try {
+    const auto checkpoint = find_checkpoint(dir);
+    return checkpoint ? read_trainer_state(*checkpoint).global_step : 0;
+  } catch (const std::exception&) {
+    return -1;  // being renamed: try again
+  }
+}
+
+// Waits until round 1's training has checkpointed at least `step` steps.
+bool wait_for_checkpoint(const fs::path& run, std::int64_t step, std::chrono::seconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (checkpoint_step(run / "round-1") >= step) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST_F(OnlineTrainParallel, AKilledRankStopsTheOtherWithAMessageAndTheLaunchResumes) {
+  const auto reference = run_selm(one_process(long_training("uninterrupted")));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+
+  const int port = 29000 + static_cast<int>(::getpid() % 1000);
+  const std::vector<std::string> args = long_training("killed");
+  auto rank0 = start_rank(0, port, args, dir_->path() / "killed-rank0.log");
+  auto rank1 = start_rank(1, port, args, dir_->path() / "killed-rank1.log");
+  ASSERT_TRUE(wait_for_checkpoint(run_dir("killed"), 3, std::chrono::seconds(120)))
+      << read_text(dir_->path() / "killed-rank0.log");
+  rank1->send_signal(SIGKILL);
+  const auto killed_at = Clock::now();
+  rank1->wait();
+  const int status = rank0->wait_or_kill(std::chrono::seconds(40));
+  const double seconds = std::chrono::duration<double>(Clock::now() - killed_at).count();
+  const std::string log = read_text(dir_->path() / "killed-rank0.log");
+  EXPECT_NE(exit_code_of(status), 0) << log;
+  EXPECT_LT(seconds, 20.0 + 10.0);
+  EXPECT_NE(log.find("rank 0/2, training"), std::string::npos) << log;
+  EXPECT_NE(log.find("a peer process died or the collective passed run.collective_timeout_seconds"), std::string::npos)
+      << log;
+
+  const auto resumed = run_selm(launched(args));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming training from"), std::string::npos);
+  EXPECT_EQ(read_text(run_dir("uninterrupted") / "round-2/model/model.safetensors"),
+            read_text(run_dir("killed") / "round-2/model/model.safetensors"));
+}
+
+TEST_F(OnlineTrainParallel, SigusrOneStopsEveryRankAfterTheStepAndTheRerunFinishes) {
+  if (!fs::exists(run_dir("uninterrupted") / "round-2/model/model.safetensors")) {
+    const auto reference = run_selm(one_process(long_training("uninterrupted")));
+    ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  }
+  std::vector<std::string> argv = {SELM_BINARY};
+  for (const std::string& arg : launched(long_training("preempted"))) argv.push_back(arg);
+  SubprocessOptions options;
+  options.pipe_stdout = true;
+  options.pipe_stderr = true;
+  Subprocess launch(argv, options);
+  std::string output;
+  std::mutex output_mutex;
+  const auto collect = [&](const std::string& line) {
+    const std::lock_guard<std::mutex> lock(output_mutex);
+    output += line + "\n";
+  };
+  launch.forward_stdout_lines(collect);
+  launch.forward_stderr_lines(collect);
+  ASSERT_TRUE(wait_for_checkpoint(run_dir("preempted"), 2, std::chrono::seconds(120)));
+  const std::int64_t step_at_signal = checkpoint_step(run_dir("preempted") / "round-1");
+  launch.send_signal(SIGUSR1);
+  const int status = launch.wait_or_kill(std::chrono::seconds(60));
+  {
+    const std::lock_guard<std::mutex> lock(output_mutex);
+    EXPECT_EQ(exit_code_of(status), kExitStopped) << output;
+    EXPECT_NE(output.find("[rank 0] selm: training stopped by SIGUSR1 after step"), std::string::npos) << output;
+    EXPECT_NE(output.find("[rank 1] selm: training stopped by SIGUSR1 after step"), std::string::npos) << output;
+  }
+  // Within a step or so of the signal, and saved there.
+  const std::int64_t stopped_at = checkpoint_step(run_dir("preempted") / "round-1");
+  EXPECT_GE(stopped_at, step_at_signal);
+  EXPECT_LE(stopped_at, step_at_signal + 3);
+
+  const auto rerun = run_selm(launched(long_training("preempted")));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_EQ(read_text(run_dir("uninterrupted") / "round-2/model/model.safetensors"),
+            read_text(run_dir("preempted") / "round-2/model/model.safetensors"));
+}
+
+}  // namespace SELM_UNITY_ID
+}  // namespace selm
