@@ -25,6 +25,7 @@ struct SweepArgs {
   bool local = false;
   bool slurm = false;
   bool dry_run = false;
+  SlurmResources resources;
 };
 
 // The binary that runs each config: --executable, else $SELM_SWEEP_EXECUTABLE, else this binary.
@@ -70,7 +71,7 @@ void run_sweep(const SweepArgs& args) {
   if (args.dry_run) return;
 
   if (args.slurm) {
-    const std::filesystem::path script = write_slurm_array_script(plan, executable, std::filesystem::current_path());
+    const std::filesystem::path script = write_slurm_array_script(plan, executable, std::filesystem::current_path(), args.resources);
     std::cout << "wrote " << script.string() << " (" << plan.runs.size()
               << " array tasks); edit its partition/gres/time lines for your cluster, then: sbatch "
               << script.string() << std::endl;
@@ -109,6 +110,12 @@ void register_sweep_command(CLI::App& app) {
   auto* slurm = command->add_flag("--slurm", args->slurm,
                                   "Write <sweep dir>/sweep.sbatch, a Slurm job array with one task per config (not submitted)");
   local->excludes(slurm);
+  command->add_option("--nodes", args->resources.nodes, "With --slurm: nodes per run (default 1)")
+      ->check(CLI::Range(1, 4096));
+  command->add_option("--gpus-per-node", args->resources.gpus_per_node,
+                      "With --slurm: GPUs per node of a run, one process each (default 1); more than one process "
+                      "trains data-parallel")
+      ->check(CLI::Range(1, 64));
   command->add_option("--out", args->output_dir,
                       "Parent folder of the sweep folder (replaces the sweep's output_dir); the sweep goes to DIR/NAME");
   command->add_flag("--dry-run", args->dry_run, "Only write the configs and runs.txt and print the list");

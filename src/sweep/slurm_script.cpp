@@ -47,7 +47,7 @@ std::string fill_placeholders(std::string_view text, const std::map<std::string,
 }  // namespace
 
 std::string slurm_array_script(const SweepPlan& plan, const std::filesystem::path& executable,
-                               const std::filesystem::path& working_dir) {
+                               const std::filesystem::path& working_dir, const SlurmResources& resources) {
   const std::filesystem::path logs_dir = std::filesystem::absolute(plan.directory / "logs").lexically_normal();
   const std::size_t count = plan.runs.size();
   std::string config_lines;
@@ -60,15 +60,18 @@ std::string slurm_array_script(const SweepPlan& plan, const std::filesystem::pat
                             {"log_pattern", (logs_dir / "%x-%A_%a.out").string()},
                             {"executable", executable.string()},
                             {"working_dir_quoted", shell_single_quoted(working_dir.string())},
-                            {"config_lines", config_lines}});
+                            {"config_lines", config_lines},
+                            {"nodes", std::to_string(resources.nodes)},
+                            {"gpus_per_node", std::to_string(resources.gpus_per_node)}});
 }
 
 std::filesystem::path write_slurm_array_script(const SweepPlan& plan, const std::filesystem::path& executable,
-                                               const std::filesystem::path& working_dir) {
+                                               const std::filesystem::path& working_dir,
+                                               const SlurmResources& resources) {
   // Slurm does not create the folder of --output; a missing one loses the task's log.
   std::filesystem::create_directories(plan.directory / "logs");
   const std::filesystem::path script = plan.directory / "sweep.sbatch";
-  write_file_atomic(script, slurm_array_script(plan, executable, working_dir));
+  write_file_atomic(script, slurm_array_script(plan, executable, working_dir, resources));
   std::filesystem::permissions(script, std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec,
                                std::filesystem::perm_options::add);
   return script;

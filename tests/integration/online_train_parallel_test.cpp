@@ -211,5 +211,43 @@ TEST_F(OnlineTrainParallel, SigusrOneStopsEveryRankAfterTheStepAndTheRerunFinish
             read_text(run_dir("preempted") / "round-2/model/model.safetensors"));
 }
 
+// scripts/slurm/multi_node.sbatch with Slurm faked: the job's variables set, and an `srun` that
+// starts SLURM_NTASKS local tasks with their SLURM_PROCID and SLURM_LOCALID. The ranks find
+// their places and the master (the node list's first host) from those variables alone.
+TEST_F(OnlineTrainParallel, TheMultiNodeSbatchTemplateRunsAJobUnderAFakedSlurm) {
+  if (!fs::exists(run_dir("single") / "round-2/model/model.safetensors")) {
+    const auto single = run_selm(one_process(train_args("single")));
+    ASSERT_EQ(single.exit_code, 0) << single.output;
+  }
+  const fs::path bin = dir_->path() / "fake-slurm-bin";
+  test::write_text(bin / "srun",
+                   "#!/bin/sh\n"
+                   "# srun's options are ignored; the command runs as SLURM_NTASKS local tasks\n"
+                   "while [ $# -gt 0 ]; do case \"$1\" in --*) shift ;; *) break ;; esac; done\n"
+                   "pids=''\ni=0\n"
+                   "while [ $i -lt \"$SLURM_NTASKS\" ]; do\n"
+                   "  SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_NODEID=0 \"$@\" > \"$FAKE_SRUN_DIR/task-$i.log\" 2>&1 &\n"
+                   "  pids=\"$pids $!\"\n  i=$((i + 1))\ndone\n"
+                   "code=0\nfor pid in $pids; do wait $pid || code=$?; done\nexit $code\n");
+  fs::permissions(bin / "srun", fs::perms::owner_all);
+  const std::string job_id = std::to_string(5000 + ::getpid() % 10000);
+  std::vector<std::string> command = {
+      "PATH=" + bin.string() + ":" + std::getenv("PATH"), "FAKE_SRUN_DIR=" + dir_->path().string(),
+      "SLURM_JOB_ID=" + job_id, "SLURM_NTASKS=2", "SLURM_NTASKS_PER_NODE=2", "SLURM_JOB_NODELIST=127.0.0.1",
+      "SLURM_SUBMIT_DIR=" + dir_->path().string(), std::string("SELM=") + SELM_BINARY,
+      "bash", (fs::path(SELM_SOURCE_DIR) / "scripts/slurm/multi_node.sbatch").string()};
+  const std::vector<std::string> args = train_args("slurm");
+  command.insert(command.end(), args.begin() + 2, args.end());  // the config and overrides, after `train -c`
+  const auto job = test::run_program("env", command);
+  ASSERT_EQ(job.exit_code, 0) << job.output << read_text(dir_->path() / "task-0.log");
+  const std::string rank1 = read_text(dir_->path() / "task-1.log");
+  EXPECT_NE(rank1.find("(SLURM environment)"), std::string::npos) << rank1;
+  EXPECT_NE(rank1.find("group at 127.0.0.1:" + std::to_string(20000 + std::stoi(job_id) % 20000)), std::string::npos)
+      << rank1;
+  for (const std::string& file : kSharedFiles) {
+    EXPECT_EQ(read_text(run_dir("single") / file), read_text(run_dir("slurm") / file)) << file;
+  }
+}
+
 }  // namespace SELM_UNITY_ID
 }  // namespace selm

@@ -246,7 +246,7 @@ TEST(OnlineSweep, SlurmScriptHasOneArrayTaskPerConfig) {
     const auto ran = run_with_env({path, "FAKE_SRUN_LOG=" + log.string(), "SLURM_ARRAY_TASK_ID=" + std::to_string(task)},
                                   {"bash", script.string()});
     ASSERT_EQ(ran.exit_code, 0) << ran.output;
-    EXPECT_EQ(test::read_text(log), "/bin/true|train|-c|" + listed[task] + "|");
+    EXPECT_EQ(test::read_text(log), "--kill-on-bad-exit=1|/bin/true|train|-c|" + listed[task] + "|");
   }
   const auto outside = run_with_env({path, "FAKE_SRUN_LOG=" + (dir / "outside.log").string(), "SLURM_ARRAY_TASK_ID=12"},
                                     {"bash", script.string()});
@@ -257,7 +257,7 @@ TEST(OnlineSweep, SlurmScriptHasOneArrayTaskPerConfig) {
       {path, "FAKE_SRUN_LOG=" + (dir / "env.log").string(), "SLURM_ARRAY_TASK_ID=0", "SELM=/opt/selm/bin/selm"},
       {"bash", script.string()});
   ASSERT_EQ(overridden.exit_code, 0) << overridden.output;
-  EXPECT_EQ(test::read_text(dir / "env.log"), "/opt/selm/bin/selm|train|-c|" + listed[0] + "|");
+  EXPECT_EQ(test::read_text(dir / "env.log"), "--kill-on-bad-exit=1|/opt/selm/bin/selm|train|-c|" + listed[0] + "|");
 }
 
 // Stand-in for `selm train`: records its arguments and fails (exit 3) the runs with seed 2.
@@ -340,10 +340,11 @@ TEST(SlurmScripts, EveryTemplatePassesBashSyntaxCheck) {
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"multi_node.sbatch", "single_run.sbatch", "sweep_array.sbatch"}));
   const std::string multi_node = test::read_text(folder / "multi_node.sbatch");
-  for (const char* part : {"#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=8", "MASTER_ADDR", "MASTER_PORT",
-                           "WORLD_SIZE", "RANK=$SLURM_PROCID", "LOCAL_RANK=$SLURM_LOCALID", "c10d"}) {
+  for (const char* part : {"#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=8", "#SBATCH --signal=USR1@120",
+                           "#SBATCH --requeue", "srun --kill-on-bad-exit=1", "scontrol requeue"}) {
     EXPECT_TRUE(contains(multi_node, part)) << part;
   }
+  EXPECT_FALSE(contains(multi_node, "SELM_DATA_PARALLEL")) << "the guard of the time before data parallelism";
 }
 
 TEST(SlurmScripts, SingleRunAndSweepArrayRunTheExpectedCommand) {
@@ -371,6 +372,46 @@ TEST(SlurmScripts, SingleRunAndSweepArrayRunTheExpectedCommand) {
       {"bash", (folder / "sweep_array.sbatch").string(), (dir / "runs.txt").string()});
   EXPECT_EQ(outside.exit_code, 2) << outside.output;
   EXPECT_FALSE(fs::exists(dir / "outside.log"));
+}
+
+// srun's exit code 75 (selm stopped on SIGUSR1/SIGTERM after saving) makes a template requeue
+// its job; any other code is passed on without a requeue.
+TEST(SlurmScripts, AStoppedRunIsRequeued) {
+  test::TempDir dir;
+  const fs::path bin = dir / "fake-bin";
+  test::write_text(bin / "srun", "#!/bin/sh\nexit \"$FAKE_SRUN_EXIT\"\n");
+  test::write_text(bin / "scontrol", "#!/bin/sh\nprintf '%s|' \"$@\" >> \"$FAKE_SCONTROL_LOG\"\n");
+  fs::permissions(bin / "srun", fs::perms::owner_all);
+  fs::permissions(bin / "scontrol", fs::perms::owner_all);
+  const std::string path = "PATH=" + bin.string() + ":" + std::getenv("PATH");
+  const fs::path folder = source_root() / "scripts" / "slurm";
+  const std::string log = "FAKE_SCONTROL_LOG=" + (dir / "scontrol.log").string();
+  for (const char* script : {"multi_node.sbatch", "single_run.sbatch"}) {
+    const auto stopped = run_with_env({path, log, "FAKE_SRUN_EXIT=75", "SLURM_JOB_ID=77", "SELM=/opt/selm"},
+                                      {"bash", (folder / script).string(), "run.yaml"});
+    EXPECT_EQ(stopped.exit_code, 75) << script << stopped.output;
+    const auto failed = run_with_env({path, log, "FAKE_SRUN_EXIT=1", "SLURM_JOB_ID=78", "SELM=/opt/selm"},
+                                     {"bash", (folder / script).string(), "run.yaml"});
+    EXPECT_EQ(failed.exit_code, 1) << script << failed.output;
+  }
+  EXPECT_EQ(test::read_text(dir / "scontrol.log"), "requeue|77|requeue|77|");
+}
+
+TEST(OnlineSweep, SlurmScriptTakesNodesAndGpusPerRun) {
+  test::TempDir dir;
+  write_alpha_sweep(dir);
+  const auto result = test::run_selm({"sweep", "-c", (dir / "sweep.yaml").string(), "--slurm", "--executable",
+                                      "/bin/true", "--nodes", "2", "--gpus-per-node", "4"});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string text = test::read_text(dir / "runs" / "alpha" / "sweep.sbatch");
+  EXPECT_TRUE(contains(text, "\n#SBATCH --nodes=2\n")) << text;
+  EXPECT_TRUE(contains(text, "\n#SBATCH --ntasks-per-node=4\n")) << text;
+  EXPECT_TRUE(contains(text, "\n#SBATCH --gres=gpu:4\n")) << text;
+  EXPECT_TRUE(contains(text, "scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"")) << text;
+  const auto syntax = test::run_program("bash", {"-n", (dir / "runs" / "alpha" / "sweep.sbatch").string()});
+  EXPECT_EQ(syntax.exit_code, 0) << syntax.output;
+  const auto bad = test::run_selm({"sweep", "-c", (dir / "sweep.yaml").string(), "--slurm", "--nodes", "0"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
 }
 
 }  // namespace
