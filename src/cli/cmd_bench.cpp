@@ -300,6 +300,14 @@ void run_bench_train(const BenchTrainArgs& args) {
   if (args.sequence_length < 2) throw InputError("--seq must be at least 2 (a prompt and a response token)");
   const CpuThreadPools pools = configure_cpu_threads(args.threads);
   install_counting_cpu_allocator();
+  // Under `selm launch` (or srun) the ranks split each step's batch, as data-parallel training does.
+  Config launch_config;
+  launch_config.model.device = DeviceSpec::parse(args.device).value_or(DeviceSpec{});
+  const ParallelContext parallel = process_parallel_context(launch_config);
+  if (args.batch % parallel.world_size != 0) {
+    throw InputError("--batch " + std::to_string(args.batch) + " must be a multiple of the " +
+                     std::to_string(parallel.world_size) + " ranks");
+  }
   PreferenceLossOptions loss_options;
   loss_options.type = parse_enum<PreferenceLossType>(args.loss, "--loss");
   const Placement placement = parse_placement(args.device, "float32", "--device", "--dtype");
@@ -334,10 +342,12 @@ void run_bench_train(const BenchTrainArgs& args) {
   const std::vector<std::vector<std::int64_t>> micro_batches = {all_examples};
 
   double last_loss = 0;
+  double collective_seconds = 0;  // summed over the steps, warm-up included until reset
   const auto train_step = [&]() {
-    const OptimizerStepResult result =
-        run_optimizer_step(*optimizer, trainable, train_config.max_grad_norm, micro_batches, 0, step);
+    const OptimizerStepResult result = run_optimizer_step(*optimizer, trainable, train_config.max_grad_norm,
+                                                          micro_batches, 0, step, parallel, batch / parallel.world_size);
     last_loss = result.metrics.at("loss");
+    collective_seconds += result.collective_seconds;
   };
   optimizer->zero_grad();
   for (std::int64_t warmup = 0; warmup < args.warmup_steps; ++warmup) train_step();
@@ -346,6 +356,7 @@ void run_bench_train(const BenchTrainArgs& args) {
   // the benchmark's data; the peak of a step above that level is its activations and temporaries.
   const TensorMemory at_rest = cpu_tensor_memory();
   reset_peak_cpu_tensor_memory();
+  collective_seconds = 0;
   const auto start = BenchClock::now();
   {
     // The autograd profiler records every op (forward and backward) of the timed steps.
@@ -396,6 +407,9 @@ void run_bench_train(const BenchTrainArgs& args) {
       {"parameters", parameters},
       {"device", args.device},
       {"threads", torch::get_num_threads()},
+      {"world_size", parallel.world_size},
+      {"collective_ms_per_step", 1000.0 * collective_seconds / static_cast<double>(args.steps)},
+      {"collective_share_of_step", collective_seconds / static_cast<double>(args.steps) / seconds_per_step},
       {"thread_pools", thread_pools_json(pools)},
       {"loss", enum_name(loss_options.type)},
       {"precision", enum_name(train_config.precision)},
@@ -537,7 +551,8 @@ void register_bench_command(CLI::App& app) {
       "train", "Preference-training steps (forward + backward over chosen, rejected and y_ref, AdamW): tokens/s, MFU");
   auto train_args = std::make_shared<BenchTrainArgs>();
   train->add_option("--model", train_args->model, "Hugging Face model directory")->required();
-  train->add_option("--batch", train_args->batch, "Preference examples per step (3 rows each, 2 for a loss without y_ref)")->capture_default_str();
+  train->add_option("--batch", train_args->batch, "Preference examples per step (3 rows each, 2 for a loss without y_ref), split across the ranks "
+                      "under selm launch")->capture_default_str();
   train->add_option("--seq", train_args->sequence_length, "Tokens per row; the first half is the prompt")
       ->capture_default_str();
   train->add_option("--steps", train_args->steps, "Timed steps")->capture_default_str();

@@ -437,10 +437,12 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
 
   const Clock::time_point optimizer_start = Clock::now();
   if (distributed) {
+    const Clock::time_point collective_start = Clock::now();
     GradientReducer(parameters, parallel).all_reduce("training: gradient all-reduce");
     result.metrics = step_metrics.reduced_mean(parallel, "training: metrics");
     result.num_tokens = static_cast<std::int64_t>(
         parallel.sum({static_cast<double>(result.num_tokens)}, "training: token count")[0]);
+    result.collective_seconds = seconds_since(collective_start);
   } else {
     result.metrics = step_metrics.mean();
   }

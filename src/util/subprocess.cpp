@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,6 +116,7 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const SubprocessOpt
     if (options.pipe_stdin) ::dup2(pipes.stdin_pair[1], 0);
     if (options.pipe_stdout) ::dup2(pipes.stdout_pipe[1], 1);
     if (options.pipe_stderr) ::dup2(pipes.stderr_pipe[1], 2);
+    if (options.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (options.search_path) ::execvp(arguments[0], arguments.data());
     else ::execv(arguments[0], arguments.data());
     const int error = errno;

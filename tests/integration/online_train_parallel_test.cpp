@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <random>
 #include <cstdlib>
 #include <sstream>
 #include <thread>
@@ -104,6 +105,46 @@ TEST_F(OnlineTrainParallel, TwoLaunchedRanksWriteWhatOneProcessWrites) {
   // No shard is left behind, and only rank 0 wrote the log.
   for (const auto& entry : fs::recursive_directory_iterator(run_dir("pair"))) {
     EXPECT_EQ(entry.path().filename().string().find(".shard-"), std::string::npos) << entry.path();
+  }
+}
+
+// `selm dpo` and `selm sft` as two launched ranks, against one process with twice the
+// accumulation: the same reference log-probs and the same final weights.
+TEST_F(OnlineTrainParallel, LaunchedDpoAndSftEqualOneProcess) {
+  test::write_text(path("dpo.yaml"), "run:\n  threads: 1\nmodel:\n  path: " + path("model") + "\ndata:\n  train_file: " +
+                                         path("prefs.jsonl") + "\ntrain:\n  loss: dpo\n  beta: 0.1\n  learning_rate: 0.001\n"
+                                         "  batch_size: 2\n  epochs: 2\n  max_length: 64\n  max_prompt_length: 32\n");
+  const std::string dpo_single = (dir_->path() / "dpo-single").string();
+  const std::string dpo_pair = (dir_->path() / "dpo-pair").string();
+  const auto single = run_selm({"dpo", "-c", path("dpo.yaml"), "--out", dpo_single, "train.gradient_accumulation_steps=2"});
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const auto pair = run_selm(launched({"dpo", "-c", path("dpo.yaml"), "--out", dpo_pair}));
+  ASSERT_EQ(pair.exit_code, 0) << pair.output;
+  EXPECT_EQ(read_text(fs::path(dpo_single) / "preferences_with_reference.jsonl"),
+            read_text(fs::path(dpo_pair) / "preferences_with_reference.jsonl"));
+  EXPECT_EQ(read_text(fs::path(dpo_single) / "model/model.safetensors"),
+            read_text(fs::path(dpo_pair) / "model/model.safetensors"));
+
+  // SFT weighs each rank's loss by its tokens: the same training within float rounding.
+  std::string sft_data;
+  for (const auto& record : test::read_json_lines(path("prefs.jsonl"))) {
+    sft_data += nlohmann::json{{"prompt", record.at("prompt")}, {"response", record.at("chosen")}}.dump() + "\n";
+  }
+  test::write_text(path("sft.jsonl"), sft_data);
+  test::write_text(path("sft.yaml"), "run:\n  threads: 1\nmodel:\n  path: " + path("model") + "\nsft:\n  train_file: " +
+                                         path("sft.jsonl") + "\ntrain:\n  learning_rate: 0.001\n  batch_size: 3\n"
+                                         "  epochs: 1\n  max_length: 64\n  max_prompt_length: 32\n");
+  const auto sft_single = run_selm({"sft", "-c", path("sft.yaml"), "--out", path("sft-single"), "train.batch_size=6"});
+  ASSERT_EQ(sft_single.exit_code, 0) << sft_single.output;
+  const auto sft_pair = run_selm(launched({"sft", "-c", path("sft.yaml"), "--out", path("sft-pair")}));
+  ASSERT_EQ(sft_pair.exit_code, 0) << sft_pair.output;
+  const auto single_losses = test::read_json_lines(fs::path(path("sft-single")) / "train_metrics.jsonl");
+  const auto pair_losses = test::read_json_lines(fs::path(path("sft-pair")) / "train_metrics.jsonl");
+  ASSERT_EQ(single_losses.size(), pair_losses.size());
+  for (std::size_t step = 0; step < single_losses.size(); ++step) {
+    EXPECT_NEAR(single_losses[step].at("grad_norm").get<double>(), pair_losses[step].at("grad_norm").get<double>(),
+                1e-5 * single_losses[step].at("grad_norm").get<double>())
+        << step;
   }
 }
 
@@ -209,6 +250,61 @@ TEST_F(OnlineTrainParallel, SigusrOneStopsEveryRankAfterTheStepAndTheRerunFinish
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
   EXPECT_EQ(read_text(run_dir("uninterrupted") / "round-2/model/model.safetensors"),
             read_text(run_dir("preempted") / "round-2/model/model.safetensors"));
+}
+
+// Every process of the job killed at once (the launcher with SIGKILL takes its ranks with it) at
+// five random moments, in any stage, then resumed: the run ends with the uninterrupted weights.
+TEST_F(OnlineTrainParallel, KillingEveryRankAtRandomMomentsThenResumingEndsWithTheSameWeights) {
+  if (!fs::exists(run_dir("uninterrupted") / "round-2/model/model.safetensors")) {
+    const auto reference = run_selm(one_process(long_training("uninterrupted")));
+    ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  }
+  std::vector<std::string> argv = {SELM_BINARY};
+  for (const std::string& arg : launched(long_training("killed_all"))) argv.push_back(arg);
+  std::mt19937 random(20261202);
+  std::uniform_int_distribution<int> delay_ms(300, 2500);
+  int killed_while_running = 0;
+  for (int kill = 0; kill < 5; ++kill) {
+    SubprocessOptions options;
+    options.pipe_stdout = true;
+    options.pipe_stderr = true;
+    Subprocess launch(argv, options);
+    launch.forward_stdout_lines([](const std::string&) {});
+    launch.forward_stderr_lines([](const std::string&) {});
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
+    if (!launch.try_wait()) {
+      ++killed_while_running;
+      launch.send_signal(SIGKILL);
+      launch.wait();
+    }
+    // The ranks die with the launcher; wait until no process holds the run any more.
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    bool alive = true;
+    while (alive && Clock::now() < deadline) {
+      alive = false;
+      for (const auto& entry : fs::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string cmdline;
+        try {
+          cmdline = read_text(entry.path() / "cmdline");
+        } catch (const std::exception&) {
+          continue;
+        }
+        if (cmdline.find("killed_all") != std::string::npos) alive = true;
+      }
+      if (alive) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_FALSE(alive) << "a rank outlived its launcher";
+  }
+  EXPECT_GE(killed_while_running, 3);
+  const auto resumed = run_selm(launched(long_training("killed_all")));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(read_text(run_dir("uninterrupted") / "round-2/model/model.safetensors"),
+            read_text(run_dir("killed_all") / "round-2/model/model.safetensors"));
+  for (const char* file : {"round-2/generations.jsonl", "round-2/judgments.jsonl", "round-2/eval_generations.jsonl"}) {
+    EXPECT_EQ(read_text(run_dir("uninterrupted") / file), read_text(run_dir("killed_all") / file)) << file;
+  }
 }
 
 // scripts/slurm/multi_node.sbatch with Slurm faked: the job's variables set, and an `srun` that

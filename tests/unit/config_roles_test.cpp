@@ -39,7 +39,7 @@ TEST(ConfigRoles, ResultDecidingValuesLeaveOutExactlyTheSpeedAndProcessKeys) {
   const std::map<std::string, std::string> deciding = result_deciding_values(config);
   std::map<std::string, std::string> expected = all_values(config);
   const std::set<std::string> left_out = {
-      "run.threads", "run.log_level", "judge.cache_dir", "judge.batch_size", "judge.http.timeout_seconds",
+      "run.threads", "run.log_level", "run.collective_timeout_seconds", "judge.cache_dir", "judge.batch_size", "judge.http.timeout_seconds",
       "judge.http.max_concurrent", "judge.http.max_retries", "judge.http.backoff_initial_seconds",
       "judge.http.backoff_max_seconds", "judge.command.timeout_seconds", "judge.command.max_restarts",
       "train.log_every", "train.save_every", "train.gradient_checkpointing", "generate.batch_size",
@@ -55,8 +55,9 @@ TEST(ConfigRoles, ResultDecidingValuesLeaveOutExactlyTheSpeedAndProcessKeys) {
 }
 
 TEST(ConfigRoles, PerRunKeysAreNamesSeedsAndProcessOptions) {
-  const std::set<std::string> expected = {"run.name",  "run.output_dir", "run.seed",      "run.threads",
-                                          "run.log_level", "generate.seed", "train.seed", "task.seed"};
+  const std::set<std::string> expected = {"run.name",      "run.output_dir", "run.seed",   "run.threads",
+                                          "run.log_level", "run.collective_timeout_seconds", "generate.seed",
+                                          "train.seed",    "task.seed"};
   EXPECT_EQ(per_run_keys(), expected);
 }
 

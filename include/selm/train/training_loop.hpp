@@ -134,6 +134,7 @@ struct OptimizerStepResult {
   double forward_seconds = 0.0;           // in the step function, summed over the micro-batches
   double backward_seconds = 0.0;
   double optimizer_seconds = 0.0;         // norm, clipping, optimizer.step() and zero_grad()
+  double collective_seconds = 0.0;        // data parallelism: the gradient all-reduce and the metrics
 };
 
 // One optimiser step exactly as run_training_loop takes it, for callers that time or test it

@@ -39,6 +39,7 @@ struct SubprocessOptions {
   bool pipe_stdin = false;   // stdin from write_all(); else inherited
   bool pipe_stdout = false;  // stdout to read_line(); else inherited
   bool pipe_stderr = false;  // stderr to forward_stderr_lines(); else inherited
+  bool die_with_parent = false;  // the child gets SIGKILL when this process dies (Linux)
 };
 
 // Outcome of a deadline-bounded read or write on a pipe.
