@@ -15,6 +15,7 @@
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/train/losses.hpp"
 #include "selm/train/optimizer.hpp"
+#include "selm/train/optimizer_shards.hpp"
 #include "selm/train/preference_step.hpp"
 #include "selm/train/sequence_logps.hpp"
 #include "selm/train/training_loop.hpp"
@@ -190,6 +191,7 @@ struct BenchTrainArgs {
   std::string profile;  // chrome-trace file of the timed steps, "" = none
   std::string precision = "fp32";
   bool gradient_checkpointing = false;
+  bool shard_optimizer_state = false;
   std::int64_t lora_rank = 0;                                 // 0 = train every weight
   std::vector<std::string> lora_targets = {"q_proj", "v_proj"};  // as train.lora.target_modules
 };
@@ -317,6 +319,7 @@ void run_bench_train(const BenchTrainArgs& args) {
   train_config.learning_rate = 1e-5;
   train_config.precision = parse_enum<TrainPrecision>(args.precision, "--precision");
   train_config.gradient_checkpointing = args.gradient_checkpointing;
+  train_config.shard_optimizer_state = args.shard_optimizer_state;
   train_config.lora.rank = args.lora_rank;
   train_config.lora.target_modules = args.lora_targets;
   train_config.lora.validate(FieldChecker("train.lora.", nullptr));  // the keys the flags stand for
@@ -324,8 +327,13 @@ void run_bench_train(const BenchTrainArgs& args) {
   model->train();
   const LlamaConfig& config = model->config();
   const TrainingDtypeGuard training_dtype(*model, train_config.precision);
-  const auto optimizer = make_adamw(*model, train_config);
   const std::vector<torch::Tensor> trainable = trainable_parameters(*model);
+  std::optional<OptimizerShards> optimizer_shards;
+  if (args.shard_optimizer_state && parallel.is_distributed()) optimizer_shards.emplace(trainable, parallel.world_size);
+  const auto optimizer =
+      optimizer_shards
+          ? make_adamw(*model, train_config, [&](std::size_t index) { return optimizer_shards->owner(index) == parallel.rank; })
+          : make_adamw(*model, train_config);
 
   const std::int64_t batch = args.batch;
   const std::int64_t length = args.sequence_length;
@@ -345,7 +353,8 @@ void run_bench_train(const BenchTrainArgs& args) {
   double collective_seconds = 0;  // summed over the steps, warm-up included until reset
   const auto train_step = [&]() {
     const OptimizerStepResult result = run_optimizer_step(*optimizer, trainable, train_config.max_grad_norm,
-                                                          micro_batches, 0, step, parallel, batch / parallel.world_size);
+                                                          micro_batches, 0, step, parallel, batch / parallel.world_size,
+                                                          optimizer_shards ? &*optimizer_shards : nullptr);
     last_loss = result.metrics.at("loss");
     collective_seconds += result.collective_seconds;
   };
@@ -414,6 +423,7 @@ void run_bench_train(const BenchTrainArgs& args) {
       {"loss", enum_name(loss_options.type)},
       {"precision", enum_name(train_config.precision)},
       {"gradient_checkpointing", train_config.gradient_checkpointing},
+      {"shard_optimizer_state", optimizer_shards.has_value()},
       {"batch", batch},
       {"seq", length},
       {"prompt_len", prompt_length},
@@ -568,6 +578,9 @@ void register_bench_command(CLI::App& app) {
       ->capture_default_str();
   train->add_option("--precision", train_args->precision, "fp32, bf16_mixed or bf16 (as train.precision)")
       ->capture_default_str();
+  train->add_flag("--shard-optimizer-state", train_args->shard_optimizer_state,
+                  "Under selm launch: each rank keeps the AdamW state of its share of the parameters (ZeRO-1, as "
+                  "train.shard_optimizer_state); memory.optimizer_mb is then this rank's");
   train->add_flag("--gradient-checkpointing", train_args->gradient_checkpointing,
                   "Recompute each decoder layer in backward (as train.gradient_checkpointing; the recomputation is "
                   "not counted in the model FLOPs)");

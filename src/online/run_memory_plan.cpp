@@ -88,6 +88,7 @@ MemoryPlanInputs plan_inputs(const Config& config, const LlamaConfig& model, std
     in.reward_length = config.generate.max_prompt_length + config.generate.max_new_tokens;
   }
   in.world_size = world_size;
+  in.shard_optimizer_state = config.train.shard_optimizer_state;
   return in;
 }
 
@@ -155,8 +156,11 @@ std::string render_run_memory_plan(const RunMemoryPlan& run_plan) {
   if (in.world_size > 1) {
     text += "ranks     " + std::to_string(in.world_size) + ": global micro-batch " +
             std::to_string(in.world_size * in.train_batch_size) +
-            " examples; every rank holds the whole model, its gradients and optimiser state, so the figures "
-            "below are per device\n";
+            (in.shard_optimizer_state
+                 ? " examples; every rank holds the whole model and its gradients, and 1/" +
+                       std::to_string(in.world_size) + " of the optimiser state (train.shard_optimizer_state)"
+                 : std::string(" examples; every rank holds the whole model, its gradients and optimiser state")) +
+            ", so the figures below are per device\n";
   }
   text += "\n";
   for (const auto& part : plan.parts) {

@@ -96,6 +96,7 @@ nlohmann::json state_to_json(const TrainerState& state) {
                         {"num_examples", state.num_examples},
                         {"batch_size", state.batch_size},
                         {"world_size", state.world_size},
+                        {"shard_optimizer_state", state.shard_optimizer_state},
                         {"gradient_accumulation_steps", state.gradient_accumulation_steps},
                         {"epochs", state.epochs},
                         {"seed", state.seed},
@@ -135,7 +136,8 @@ void remove_stale_checkpoint_temporaries(const fs::path& output_dir) {
 }
 
 void save_checkpoint(const fs::path& output_dir, const TrainerState& state, const SaveModelFunction& save_model,
-                     const torch::optim::AdamW& optimizer, const std::string& config_yaml) {
+                     const torch::optim::AdamW& optimizer, const std::string& config_yaml,
+                     const std::vector<fs::path>& extra_files) {
   fs::create_directories(output_dir);
   const fs::path temporary = output_dir / (kTemporaryPrefix + std::to_string(::getpid()));
   fs::remove_all(temporary);
@@ -149,6 +151,7 @@ void save_checkpoint(const fs::path& output_dir, const TrainerState& state, cons
     stored.format_version = kCheckpointFormatVersion;
     stored.config_hash = config_hash(config_yaml);
     write_file_atomic(temporary / kTrainerStateFile, state_to_json(stored).dump(2) + "\n");
+    for (const fs::path& file : extra_files) rename_or_throw(file, temporary / file.filename());
     fsync_tree(temporary);
   } catch (...) {
     std::error_code ignored;
@@ -197,6 +200,7 @@ TrainerState read_trainer_state(const fs::path& checkpoint_dir) {
   get("num_examples", state.num_examples);
   get("batch_size", state.batch_size);
   if (json.contains("world_size")) get("world_size", state.world_size);  // absent before data parallelism: 1
+  if (json.contains("shard_optimizer_state")) get("shard_optimizer_state", state.shard_optimizer_state);
   get("gradient_accumulation_steps", state.gradient_accumulation_steps);
   get("epochs", state.epochs);
   get("seed", state.seed);
@@ -207,9 +211,14 @@ TrainerState read_trainer_state(const fs::path& checkpoint_dir) {
   return state;
 }
 
+std::string optimizer_shard_file(int rank) {
+  return rank == 0 ? std::string(kCheckpointOptimizerFile) : "optimizer.rank-" + std::to_string(rank) + ".pt";
+}
+
 TrainerState load_checkpoint(const fs::path& checkpoint_dir, const LoadModelFunction& load_model,
-                             torch::optim::AdamW& optimizer) {
-  for (const char* name : {kTrainerStateFile, kCheckpointConfigFile, kCheckpointOptimizerFile, kCheckpointRngFile}) {
+                             torch::optim::AdamW& optimizer, const std::string& optimizer_file) {
+  for (const std::string& name : {std::string(kTrainerStateFile), std::string(kCheckpointConfigFile), optimizer_file,
+                                  std::string(kCheckpointRngFile)}) {
     if (!fs::is_regular_file(checkpoint_dir / name)) {
       throw InputError((checkpoint_dir / name).string() + ": file is missing (not a complete checkpoint)");
     }
@@ -219,7 +228,7 @@ TrainerState load_checkpoint(const fs::path& checkpoint_dir, const LoadModelFunc
   }
   TrainerState state = read_trainer_state(checkpoint_dir);
   load_model(checkpoint_dir / kCheckpointModelDir);
-  load_optimizer_state(optimizer, checkpoint_dir / kCheckpointOptimizerFile);
+  load_optimizer_state(optimizer, checkpoint_dir / optimizer_file);
   load_rng_state(checkpoint_dir / kCheckpointRngFile);
   return state;
 }

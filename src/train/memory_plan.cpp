@@ -191,7 +191,9 @@ MemoryPlan plan_memory(const MemoryPlanInputs& in) {
   // Adapters are trained in the trainable dtype; the base weights keep their storage dtype.
   const std::int64_t weights = base_parameters * in.weight_bytes + adapter_parameters * in.trainable_bytes;
   const std::int64_t gradients = plan.trainable_parameters * in.trainable_bytes;
-  const std::int64_t moments = 2 * plan.trainable_parameters * in.trainable_bytes;
+  // ZeRO-1 keeps 1/world_size of the moments on each rank (rounded up: shards are whole parameters).
+  const std::int64_t moment_shards = in.shard_optimizer_state ? std::max<std::int64_t>(1, in.world_size) : 1;
+  const std::int64_t moments = (2 * plan.trainable_parameters * in.trainable_bytes + moment_shards - 1) / moment_shards;
   // Autocast caches the bf16 cast of every trainable weight a matmul reads (not the embedding,
   // not the norms); frozen base weights are cast anew at each use, one matrix at a time.
   const std::int64_t embedding = s.vocab * s.width;

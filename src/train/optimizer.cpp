@@ -35,12 +35,15 @@ std::string shape_text(torch::IntArrayRef sizes) {
 
 bool receives_weight_decay(const torch::Tensor& parameter) { return parameter.dim() >= 2; }
 
-std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& module, const TrainConfig& config) {
+std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& module, const TrainConfig& config,
+                                                const std::function<bool(std::size_t)>& keep) {
   std::vector<torch::Tensor> decay;
   std::vector<torch::Tensor> no_decay;
+  std::size_t index = 0;
   for (const auto& named : module.named_parameters(/*recurse=*/true)) {
     const torch::Tensor& parameter = named.value();
     if (!parameter.requires_grad()) continue;
+    if (keep && !keep(index++)) continue;
     (receives_weight_decay(parameter) ? decay : no_decay).push_back(parameter);
   }
   auto options = [&](double weight_decay) {

@@ -17,6 +17,7 @@
 #include "selm/train/gradient_reducer.hpp"
 #include "selm/train/lr_schedule.hpp"
 #include "selm/train/optimizer.hpp"
+#include "selm/train/optimizer_shards.hpp"
 #include "selm/train/shuffle.hpp"
 #include "selm/train/training_precision.hpp"
 #include "selm/util/clock.hpp"
@@ -139,6 +140,7 @@ TrainerState fresh_state(const TrainingPlan& plan, const TrainConfig& config, st
   fresh.num_examples = num_examples;
   fresh.batch_size = config.batch_size;
   fresh.world_size = world_size;
+  fresh.shard_optimizer_state = config.shard_optimizer_state && world_size > 1;
   fresh.gradient_accumulation_steps = config.gradient_accumulation_steps;
   fresh.epochs = config.epochs;
   fresh.seed = config.seed;
@@ -152,6 +154,8 @@ void require_checkpoint_matches(const fs::path& checkpoint, const TrainerState& 
   require_matches(checkpoint, "batch_size", stored.batch_size, fresh.batch_size, "batch_size");
   require_matches(checkpoint, "world_size", stored.world_size, fresh.world_size,
                   "processes of the data-parallel job, which with batch_size make the global batch");
+  require_matches(checkpoint, "shard_optimizer_state", stored.shard_optimizer_state, fresh.shard_optimizer_state,
+                  "whether each rank keeps a shard of the optimiser state (train.shard_optimizer_state)");
   require_matches(checkpoint, "gradient_accumulation_steps", stored.gradient_accumulation_steps,
                   fresh.gradient_accumulation_steps, "gradient_accumulation_steps");
   require_matches(checkpoint, "epochs", stored.epochs, fresh.epochs, "epochs");
@@ -195,7 +199,9 @@ TrainerState resume_or_start_fresh(const TrainerState& fresh, const TrainingLoop
               " torch threads, this run uses " + std::to_string(torch::get_num_threads()) +
               ": results will not be bit-identical to an uninterrupted run");
   }
-  TrainerState state = load_checkpoint(*checkpoint, options.load_model, optimizer);
+  const std::string optimizer_file =
+      fresh.shard_optimizer_state ? optimizer_shard_file(options.parallel.rank) : std::string(kCheckpointOptimizerFile);
+  TrainerState state = load_checkpoint(*checkpoint, options.load_model, optimizer, optimizer_file);
   truncate_metrics_after(SharedArtifacts(options.parallel), metrics_file, state.global_step);
   log::info("resuming training from " + checkpoint->string() + " at step " + std::to_string(state.global_step) +
             "/" + std::to_string(fresh.total_steps));
@@ -203,12 +209,30 @@ TrainerState resume_or_start_fresh(const TrainerState& fresh, const TrainingLoop
 }
 
 // Checkpoint saving: `state` with the training time so far and this process's thread count.
+// Under ZeRO-1 every other rank first writes its optimiser shard beside the checkpoint, and rank
+// 0 moves the shards into the checkpoint it writes.
 void save_training_checkpoint(TrainerState& state, double elapsed_seconds, const TrainingLoopOptions& options,
                               const torch::optim::AdamW& optimizer) {
   state.elapsed_seconds = elapsed_seconds;
   state.torch_threads = torch::get_num_threads();
-  SharedArtifacts(options.parallel).write_with(
-      [&] { save_checkpoint(options.output_dir, state, options.save_model, optimizer, options.config_yaml); });
+  const ParallelContext& parallel = options.parallel;
+  std::vector<fs::path> shard_files;
+  if (state.shard_optimizer_state) {
+    if (parallel.rank != 0) {
+      const fs::path file = options.output_dir / optimizer_shard_file(parallel.rank);
+      const fs::path partial = file.string() + ".partial";
+      save_optimizer_state(optimizer, partial);
+      fs::rename(partial, file);
+    }
+    parallel.barrier("checkpoint: optimiser shards");
+    for (int rank = 1; rank < parallel.world_size; ++rank) {
+      shard_files.push_back(options.output_dir / optimizer_shard_file(rank));
+    }
+  }
+  SharedArtifacts(parallel).write_with([&] {
+    save_checkpoint(options.output_dir, state, options.save_model, optimizer, options.config_yaml, shard_files);
+  });
+  if (state.shard_optimizer_state) parallel.barrier("checkpoint: written");
 }
 
 // Where the optimiser step after `completed_steps` sits in its epoch.
@@ -355,7 +379,8 @@ std::vector<std::int64_t> micro_batch_examples(std::int64_t num_examples, const 
 OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
                                        double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
                                        std::int64_t first_position, const StepFunction& step,
-                                       const ParallelContext& parallel, std::int64_t per_rank_batch) {
+                                       const ParallelContext& parallel, std::int64_t per_rank_batch,
+                                       const OptimizerShards* optimizer_shards) {
   auto non_finite = [](const std::string& what, double value, const std::string& where) {
     std::ostringstream message;
     message << what << " is " << value << where;
@@ -450,6 +475,15 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
                                        : gradient_norm(parameters);
   if (!std::isfinite(result.grad_norm)) throw non_finite("the gradient norm", result.grad_norm, "");
   optimizer.step();
+  if (optimizer_shards != nullptr) {
+    const Clock::time_point broadcast_start = Clock::now();
+    optimizer_shards->broadcast_parameters(parameters, parallel);
+    result.collective_seconds += seconds_since(broadcast_start);
+    // This rank's optimiser knows only its own parameters: the others' gradients are cleared here.
+    for (const torch::Tensor& parameter : parameters) {
+      if (parameter.grad().defined()) parameter.grad().zero_();
+    }
+  }
   optimizer.zero_grad();
   result.optimizer_seconds = seconds_since(optimizer_start);
   return result;
@@ -481,7 +515,15 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
   }
   const StepFunction precise_step =
       with_training_precision(step, config.precision, parameters.empty() ? torch::kCPU : parameters.front().device().type());
-  auto optimizer = make_adamw(model, config);
+  // ZeRO-1: this rank's AdamW holds the moments of its share of the parameters only.
+  std::optional<OptimizerShards> optimizer_shards;
+  if (config.shard_optimizer_state && options.parallel.is_distributed()) {
+    optimizer_shards.emplace(parameters, options.parallel.world_size);
+  }
+  const int rank = options.parallel.rank;
+  auto optimizer = optimizer_shards ? make_adamw(model, config,
+                                                 [&](std::size_t index) { return optimizer_shards->owner(index) == rank; })
+                                    : make_adamw(model, config);
 
   TrainerState state = resume_or_start_fresh(fresh_state(plan, config, num_examples, world_size), options, *optimizer, metrics_file);
   TrainingResult result;
@@ -525,7 +567,8 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
     try {
       outcome = run_optimizer_step(*optimizer, parameters, config.max_grad_norm,
                                    step_micro_batches(span, order, global_batching.batch_size), span.first_position,
-                                   precise_step, options.parallel, config.batch_size);
+                                   precise_step, options.parallel, config.batch_size,
+                                   optimizer_shards ? &*optimizer_shards : nullptr);
     } catch (const NonFiniteTrainingError& error) {
       throw located_non_finite_error(error, step_number, plan.total_steps, span.epoch, output_dir, last_saved_step);
     }

@@ -124,6 +124,13 @@ TEST_F(OnlineTrainParallel, LaunchedDpoAndSftEqualOneProcess) {
             read_text(fs::path(dpo_pair) / "preferences_with_reference.jsonl"));
   EXPECT_EQ(read_text(fs::path(dpo_single) / "model/model.safetensors"),
             read_text(fs::path(dpo_pair) / "model/model.safetensors"));
+  // ZeRO-1: each rank updates its share of the parameters; the weights are the same.
+  const std::string dpo_sharded = (dir_->path() / "dpo-sharded").string();
+  const auto sharded =
+      run_selm(launched({"dpo", "-c", path("dpo.yaml"), "--out", dpo_sharded, "train.shard_optimizer_state=true"}));
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.output;
+  EXPECT_EQ(read_text(fs::path(dpo_pair) / "model/model.safetensors"),
+            read_text(fs::path(dpo_sharded) / "model/model.safetensors"));
 
   // SFT weighs each rank's loss by its tokens: the same training within float rounding.
   std::string sft_data;

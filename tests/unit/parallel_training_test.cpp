@@ -3,11 +3,14 @@
 // by tokens gives the one-process loss of the whole micro-batch; a rank without examples joins in.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <thread>
 
 #include <torch/torch.h>
 
 #include "selm/parallel/communicator.hpp"
+#include "selm/train/checkpoint.hpp"
+#include "selm/train/optimizer_shards.hpp"
 #include "selm/train/training_loop.hpp"
 #include "support/test_support.hpp"
 #include "support/train_toy.hpp"
@@ -147,6 +150,89 @@ TEST(ParallelTraining, TheCheckpointRecordsTheWorldSizeAndAnotherIsRefused) {
   });
   EXPECT_NE(message.find("key 'world_size': the checkpoint was made with 2 but this run has 1"), std::string::npos)
       << message;
+}
+
+TEST(ParallelTraining, ShardedOptimizerStateGivesTheSameWeightsAndEachRankHoldsItsShare) {
+  test::TempDir dir;
+  TrainConfig plain = toy_config(2, 1);
+  plain.save_every = 0;
+  TrainConfig sharded = plain;
+  sharded.shard_optimizer_state = true;
+  const std::vector<RankRun> unsharded_run = train_toy_on_ranks(dir / "plain", 2, plain, 13, plain_step);
+  const std::vector<RankRun> sharded_run = train_toy_on_ranks(dir / "sharded", 2, sharded, 13, plain_step);
+  for (const RankRun& rank : sharded_run) {
+    for (const auto& [name, value] : unsharded_run[0].final_parameters) {
+      EXPECT_LE((value - rank.final_parameters.at(name)).abs().max().item<double>(), 1e-6) << name;
+    }
+  }
+  // The optimiser state each rank holds, as its checkpoint files store it: about half each.
+  const fs::path whole = dir / "plain" / kCheckpointDirName / kCheckpointOptimizerFile;
+  const fs::path first = dir / "sharded" / kCheckpointDirName / optimizer_shard_file(0);
+  const fs::path second = dir / "sharded" / kCheckpointDirName / optimizer_shard_file(1);
+  ASSERT_TRUE(fs::exists(first) && fs::exists(second));
+  const auto moments = [](const fs::path& file) {  // floating-point elements (not the step counters)
+    torch::serialize::InputArchive archive;
+    archive.load_from(file.string());
+    std::int64_t elements = 0;
+    for (const std::string& key : archive.keys()) {
+      torch::Tensor tensor;
+      if (archive.try_read(key, tensor) && tensor.is_floating_point()) elements += tensor.numel();
+    }
+    return elements;
+  };
+  std::cout << "AdamW state elements: unsharded " << moments(whole) << ", rank 0 " << moments(first) << ", rank 1 "
+            << moments(second) << "\n";
+  // Shards are whole parameters: the toy's 128-element first matrix alone is rank 0's share
+  // (of its 161 parameters; the other three tensors, 16 + 16 + 1, are rank 1's). Models of many layers split
+  // evenly (`selm bench train --shard-optimizer-state` under launch reports it).
+  EXPECT_EQ(moments(first) + moments(second), moments(whole));
+  EXPECT_EQ(moments(first), 2 * 128);
+  EXPECT_EQ(moments(second), 2 * (16 + 16 + 1));
+  torch::manual_seed(21);
+  test::ToyRegression model(0.0);
+  const OptimizerShards shards(trainable_parameters(*model), 2);
+  EXPECT_EQ(shards.elements_of(0), 128);
+  EXPECT_EQ(shards.elements_of(1), 33);
+}
+
+TEST(ParallelTraining, AShardedCheckpointResumesToTheUninterruptedWeights) {
+  test::TempDir dir;
+  TrainConfig config = toy_config(2, 1);
+  config.shard_optimizer_state = true;
+  config.save_every = 1;
+  const std::vector<RankRun> straight = train_toy_on_ranks(dir / "straight", 2, config, 13, plain_step);
+  // Stopped after 3 of 8 steps, then resumed from the sharded checkpoint by fresh models.
+  std::vector<test::ToyRegression> models;
+  const auto group = local_gloo_group(2, std::chrono::seconds(60));
+  for (const std::int64_t stop_after : {3, 0}) {
+    std::vector<std::thread> threads;
+    std::vector<std::map<std::string, torch::Tensor>> finals(2);
+    for (int rank = 0; rank < 2; ++rank) {
+      // The stopped run starts where the straight one did; the resumed one from other weights,
+      // which the checkpoint must replace.
+      torch::manual_seed(stop_after > 0 ? 21 : 99);
+      models.emplace_back(0.0);
+    }
+    for (int rank = 0; rank < 2; ++rank) {
+      threads.emplace_back([&, rank] {
+        test::ToyRegression model = models[models.size() - 2 + static_cast<std::size_t>(rank)];
+        auto options = test::toy_loop_options(model, dir / "resumed", 13);
+        options.parallel = parallel_context_of(group[static_cast<std::size_t>(rank)]);
+        options.stop_after_step = stop_after;
+        run_training_loop(*model, config, options, plain_step(model, test::toy_regression_data(13, 4)));
+        finals[static_cast<std::size_t>(rank)] = test::parameter_snapshot(*model);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    if (stop_after == 0) {
+      for (const auto& final_parameters : finals) {
+        for (const auto& [name, value] : straight[0].final_parameters) {
+          EXPECT_TRUE(torch::equal(value, final_parameters.at(name)))
+              << name << " " << (value - final_parameters.at(name)).abs().max().item<double>();
+        }
+      }
+    }
+  }
 }
 
 }  // namespace SELM_UNITY_ID

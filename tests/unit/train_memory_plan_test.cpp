@@ -81,6 +81,12 @@ TEST(MemoryPlan, PartsFollowTheSettings) {
   EXPECT_GT(full.part("kv_cache").bytes, cache);
   EXPECT_LT(full.part("kv_cache").bytes, cache + 5 * 7 * (3 * 32 + 3 * 80) * 4 + 5 * 96 * 8 + 1);
 
+  // ZeRO-1 over 4 ranks keeps a quarter of the AdamW moments on each (the temporaries stay).
+  MemoryPlanInputs sharded = in;
+  sharded.world_size = 4;
+  sharded.shard_optimizer_state = true;
+  EXPECT_EQ(full.part("optimizer").bytes - plan_memory(sharded).part("optimizer").bytes, 2 * parameters * 4 * 3 / 4);
+
   MemoryPlanInputs checkpointed = in;
   checkpointed.gradient_checkpointing = true;
   const MemoryPlan with = plan_memory(checkpointed);

@@ -56,6 +56,7 @@ struct TrainerState {
   std::int64_t num_examples = 0;            // size of the training set
   std::int64_t batch_size = 0;             // per rank
   std::int64_t world_size = 1;             // ranks of the data-parallel job (global batch = batch_size x this)
+  bool shard_optimizer_state = false;      // ZeRO-1: rank R's optimiser state is optimizer_shard_file(R)
   std::int64_t gradient_accumulation_steps = 0;
   std::int64_t epochs = 0;
   std::int64_t seed = 0;
@@ -79,8 +80,15 @@ void remove_stale_checkpoint_temporaries(const fs::path& output_dir);
 // `save_model` writes the model directory; `config_yaml` is stored verbatim and its hash is set
 // in the stored state. Environment failures throw std::runtime_error; the previous checkpoint
 // then stays in place.
+// `extra_files` (the other ranks' optimiser shards) are moved into the checkpoint before it is
+// made current.
 void save_checkpoint(const fs::path& output_dir, const TrainerState& state, const SaveModelFunction& save_model,
-                     const torch::optim::AdamW& optimizer, const std::string& config_yaml);
+                     const torch::optim::AdamW& optimizer, const std::string& config_yaml,
+                     const std::vector<fs::path>& extra_files = {});
+
+// The optimiser state file of rank `rank` in a checkpoint whose optimiser state is sharded:
+// kCheckpointOptimizerFile for rank 0 (it saves its own shard there), "optimizer.rank-R.pt" else.
+std::string optimizer_shard_file(int rank);
 
 // Reads CHECKPOINT_DIR/trainer_state.json. A missing file, invalid JSON, a missing key or a
 // format_version other than kCheckpointFormatVersion is an InputError naming the file.
@@ -89,7 +97,8 @@ TrainerState read_trainer_state(const fs::path& checkpoint_dir);
 // Restores a checkpoint: checks that every file is present (InputError naming the first one
 // missing), reads the state, loads the model through `load_model`, the optimiser state and the
 // torch CPU generator state. Returns the stored state.
+// `optimizer_file` names the optimiser state to load (a rank's shard under ZeRO-1).
 TrainerState load_checkpoint(const fs::path& checkpoint_dir, const LoadModelFunction& load_model,
-                             torch::optim::AdamW& optimizer);
+                             torch::optim::AdamW& optimizer, const std::string& optimizer_file = kCheckpointOptimizerFile);
 
 }  // namespace selm

@@ -77,6 +77,7 @@ struct MemoryPlanInputs {
   std::int64_t reward_batch_size = 16;
   std::int64_t reward_length = 640;      // prompt + response tokens the reward model scores
   std::int64_t world_size = 1;           // ranks of data parallelism (global batch = world_size * batch)
+  bool shard_optimizer_state = false;    // ZeRO-1: the AdamW moments are split over the ranks
 };
 
 struct MemoryPart {

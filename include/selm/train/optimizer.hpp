@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -33,7 +34,10 @@ bool receives_weight_decay(const torch::Tensor& parameter);
 // betas, epsilon and the initial learning rate (config.learning_rate) come from the config;
 // the training loop sets the learning rate of every step with set_learning_rate.
 // Both groups always exist (possibly empty) so that the optimiser's layout is fixed.
-std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& module, const TrainConfig& config);
+// With `keep`, only the trainable parameters whose index (in that order) it accepts: one rank's
+// share under ZeRO-1 (train/optimizer_shards.hpp).
+std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& module, const TrainConfig& config,
+                                                const std::function<bool(std::size_t)>& keep = {});
 
 // Sets the learning rate of every parameter group.
 void set_learning_rate(torch::optim::AdamW& optimizer, double learning_rate);

@@ -39,6 +39,7 @@ struct TrainConfig {
   bool shuffle = true;                    // seeded shuffle of the examples each epoch
   TrainPrecision precision = TrainPrecision::fp32;  // number format of the training computation
   bool gradient_checkpointing = false;    // recompute each decoder layer in backward
+  bool shard_optimizer_state = false;     // ZeRO-1: each rank keeps the AdamW state of its share of the parameters
   LoraConfig lora;                        // low-rank adapters instead of full fine-tuning (off by default)
 
   template <class Visitor>
@@ -70,6 +71,10 @@ struct TrainConfig {
             "fp32; bf16_mixed (float32 weights and AdamW moments, forward and backward in bfloat16); bf16 (all in bfloat16)");
     v.field("gradient_checkpointing", gradient_checkpointing,
             "Recompute each decoder layer's activations in backward: less memory, about a third more compute",
+            field_role::speed);
+    v.field("shard_optimizer_state", shard_optimizer_state,
+            "Data parallelism (ZeRO-1): each rank keeps the AdamW moments of its share of the parameters, updates "
+            "that share and sends it to the others; the optimiser memory per rank is divided by the world size",
             field_role::speed);
     v.section("lora", lora, "LoRA adapters (Hugging Face PEFT's LoraConfig names and defaults); rank 0 = off");
   }

@@ -47,6 +47,8 @@ namespace selm {
 
 namespace fs = std::filesystem;
 
+class OptimizerShards;
+
 // The trainer writes into a round folder of a run directory too: names from run/run_paths.hpp.
 inline constexpr const char* kTrainMetricsFile = run_files::kTrainMetrics;
 
@@ -149,11 +151,13 @@ struct OptimizerStepResult {
 // StepOutput::normalizer, of the micro-batch's units), the gradients are summed over the ranks
 // (train/gradient_reducer.hpp) and the metrics averaged over them: the step one process takes
 // with the blocks as consecutive micro-batches. A rank with no examples still joins every
-// collective; a non-finite value on any rank stops every rank.
+// collective; a non-finite value on any rank stops every rank. With `optimizer_shards` (ZeRO-1)
+// the optimiser steps this rank's parameters, and every parameter is then sent from its owner.
 OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
                                        double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
                                        std::int64_t first_position, const StepFunction& step,
-                                       const ParallelContext& parallel = {}, std::int64_t per_rank_batch = 0);
+                                       const ParallelContext& parallel = {}, std::int64_t per_rank_batch = 0,
+                                       const OptimizerShards* optimizer_shards = nullptr);
 
 // Runs (or resumes) training of `model`'s parameters that require gradients with AdamW
 // (make_adamw), the config's schedule, accumulation and clipping, calling `step` for every
