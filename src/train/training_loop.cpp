@@ -391,6 +391,17 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
   const auto examples_in_step = static_cast<double>(examples);
   const bool distributed = parallel.is_distributed();
 
+  // Data parallelism: the gradient all-reduce starts during this rank's last backward pass.
+  std::optional<GradientReducer> reducer;
+  std::size_t last_local_micro = micro_batches.size();  // the last micro-batch with examples on this rank
+  if (distributed) {
+    reducer.emplace(parameters, parallel, "training: gradient all-reduce");
+    for (std::size_t micro = 0; micro < micro_batches.size(); ++micro) {
+      const auto size = static_cast<std::int64_t>(micro_batches[micro].size());
+      const std::int64_t block = per_rank_batch > 0 ? per_rank_batch : (size + parallel.world_size - 1) / parallel.world_size;
+      if (block * parallel.rank < size) last_local_micro = micro;
+    }
+  }
   OptimizerStepResult result;
   MetricAverager step_metrics;
   std::optional<NonFiniteTrainingError> local_error;  // a rank's non-finite value, reported by every rank
@@ -453,7 +464,9 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
                            : micro_units > 0    ? local_units / micro_units * (micro_examples / examples_in_step)
                                                 : 0.0;
       const Clock::time_point backward_start = Clock::now();
+      if (reducer && micro == last_local_micro) reducer->watch_backward();
       (output.loss * scale).backward();
+      if (reducer) reducer->stop_watching();
       result.backward_seconds += seconds_since(backward_start);
     }
     begin = end;
@@ -463,7 +476,7 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
   const Clock::time_point optimizer_start = Clock::now();
   if (distributed) {
     const Clock::time_point collective_start = Clock::now();
-    GradientReducer(parameters, parallel).all_reduce("training: gradient all-reduce");
+    reducer->all_reduce();
     result.metrics = step_metrics.reduced_mean(parallel, "training: metrics");
     result.num_tokens = static_cast<std::int64_t>(
         parallel.sum({static_cast<double>(result.num_tokens)}, "training: token count")[0]);

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <random>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -29,14 +31,6 @@ using test::run_selm;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-class OnlineTrainParallel : public test::OnlineRunFixture {
- protected:
-  // Long enough training that a signal lands in it: 40 epochs of round 1's pairs.
-  static std::vector<std::string> long_training(const std::string& name) {
-    return train_args(name, {"train.epochs=40", "run.collective_timeout_seconds=20"});
-  }
-};
-
 // The one-process set-up of a 2-rank job with per-rank batch 2: batch 2, accumulation 2.
 std::vector<std::string> one_process(std::vector<std::string> args) {
   args.push_back("train.gradient_accumulation_steps=2");
@@ -48,6 +42,33 @@ std::vector<std::string> launched(const std::vector<std::string>& train_args) {
   args.insert(args.end(), train_args.begin(), train_args.end());
   return args;
 }
+
+class OnlineTrainParallel : public test::OnlineRunFixture {
+ protected:
+  // Long enough training that a signal lands in it: 40 epochs of round 1's pairs.
+  static std::vector<std::string> long_training(const std::string& name) {
+    return train_args(name, {"train.epochs=40", "run.collective_timeout_seconds=20"});
+  }
+  // The one-process run of long_training that interrupted runs must end equal to (made once).
+  static void ensure_uninterrupted_run() {
+    if (fs::exists(run_dir("uninterrupted") / "round-2/model/model.safetensors")) return;
+    const auto reference = run_selm(one_process(long_training("uninterrupted")));
+    ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  }
+  // `selm launch --nproc 2 -- selm ARGS...` running in the background, its lines to `sink`.
+  static std::unique_ptr<Subprocess> start_launch(const std::vector<std::string>& args,
+                                                  const std::function<void(const std::string&)>& sink) {
+    std::vector<std::string> argv = {SELM_BINARY};
+    for (const std::string& arg : launched(args)) argv.push_back(arg);
+    SubprocessOptions options;
+    options.pipe_stdout = true;
+    options.pipe_stderr = true;
+    auto launch = std::make_unique<Subprocess>(argv, options);
+    launch->forward_stdout_lines(sink);
+    launch->forward_stderr_lines(sink);
+    return launch;
+  }
+};
 
 // The files whose bytes one process and two ranks must agree on.
 const std::vector<std::string> kSharedFiles = {
@@ -191,8 +212,7 @@ bool wait_for_checkpoint(const fs::path& run, std::int64_t step, std::chrono::se
 }
 
 TEST_F(OnlineTrainParallel, AKilledRankStopsTheOtherWithAMessageAndTheLaunchResumes) {
-  const auto reference = run_selm(one_process(long_training("uninterrupted")));
-  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  ASSERT_NO_FATAL_FAILURE(ensure_uninterrupted_run());
 
   const int port = 29000 + static_cast<int>(::getpid() % 1000);
   const std::vector<std::string> args = long_training("killed");
@@ -220,28 +240,17 @@ TEST_F(OnlineTrainParallel, AKilledRankStopsTheOtherWithAMessageAndTheLaunchResu
 }
 
 TEST_F(OnlineTrainParallel, SigusrOneStopsEveryRankAfterTheStepAndTheRerunFinishes) {
-  if (!fs::exists(run_dir("uninterrupted") / "round-2/model/model.safetensors")) {
-    const auto reference = run_selm(one_process(long_training("uninterrupted")));
-    ASSERT_EQ(reference.exit_code, 0) << reference.output;
-  }
-  std::vector<std::string> argv = {SELM_BINARY};
-  for (const std::string& arg : launched(long_training("preempted"))) argv.push_back(arg);
-  SubprocessOptions options;
-  options.pipe_stdout = true;
-  options.pipe_stderr = true;
-  Subprocess launch(argv, options);
+  ASSERT_NO_FATAL_FAILURE(ensure_uninterrupted_run());
   std::string output;
   std::mutex output_mutex;
-  const auto collect = [&](const std::string& line) {
+  const auto launch = start_launch(long_training("preempted"), [&](const std::string& line) {
     const std::lock_guard<std::mutex> lock(output_mutex);
     output += line + "\n";
-  };
-  launch.forward_stdout_lines(collect);
-  launch.forward_stderr_lines(collect);
+  });
   ASSERT_TRUE(wait_for_checkpoint(run_dir("preempted"), 2, std::chrono::seconds(120)));
   const std::int64_t step_at_signal = checkpoint_step(run_dir("preempted") / "round-1");
-  launch.send_signal(SIGUSR1);
-  const int status = launch.wait_or_kill(std::chrono::seconds(60));
+  launch->send_signal(SIGUSR1);
+  const int status = launch->wait_or_kill(std::chrono::seconds(60));
   {
     const std::lock_guard<std::mutex> lock(output_mutex);
     EXPECT_EQ(exit_code_of(status), kExitStopped) << output;
@@ -262,27 +271,17 @@ TEST_F(OnlineTrainParallel, SigusrOneStopsEveryRankAfterTheStepAndTheRerunFinish
 // Every process of the job killed at once (the launcher with SIGKILL takes its ranks with it) at
 // five random moments, in any stage, then resumed: the run ends with the uninterrupted weights.
 TEST_F(OnlineTrainParallel, KillingEveryRankAtRandomMomentsThenResumingEndsWithTheSameWeights) {
-  if (!fs::exists(run_dir("uninterrupted") / "round-2/model/model.safetensors")) {
-    const auto reference = run_selm(one_process(long_training("uninterrupted")));
-    ASSERT_EQ(reference.exit_code, 0) << reference.output;
-  }
-  std::vector<std::string> argv = {SELM_BINARY};
-  for (const std::string& arg : launched(long_training("killed_all"))) argv.push_back(arg);
+  ASSERT_NO_FATAL_FAILURE(ensure_uninterrupted_run());
   std::mt19937 random(20261202);
   std::uniform_int_distribution<int> delay_ms(300, 2500);
   int killed_while_running = 0;
   for (int kill = 0; kill < 5; ++kill) {
-    SubprocessOptions options;
-    options.pipe_stdout = true;
-    options.pipe_stderr = true;
-    Subprocess launch(argv, options);
-    launch.forward_stdout_lines([](const std::string&) {});
-    launch.forward_stderr_lines([](const std::string&) {});
+    const auto launch = start_launch(long_training("killed_all"), [](const std::string&) {});
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
-    if (!launch.try_wait()) {
+    if (!launch->try_wait()) {
       ++killed_while_running;
-      launch.send_signal(SIGKILL);
-      launch.wait();
+      launch->send_signal(SIGKILL);
+      launch->wait();
     }
     // The ranks die with the launcher; wait until no process holds the run any more.
     const auto deadline = Clock::now() + std::chrono::seconds(10);

@@ -154,9 +154,9 @@ TEST(ParallelGradientReducer, SumsGradientsInBucketsAndTreatsMissingGradientsAsZ
       if (parallel.rank == 1 && k == 1) continue;
       parameters[k].mutable_grad() = torch::full_like(parameters[k], static_cast<double>(1 + parallel.rank + 10 * k));
     }
-    GradientReducer reducer(parameters, parallel, /*bucket_bytes=*/32);  // 8 floats: one parameter per bucket
+    GradientReducer reducer(parameters, parallel, "test gradients", /*bucket_bytes=*/32);  // one parameter each
     EXPECT_EQ(reducer.bucket_count(), 3u);
-    reducer.all_reduce("test gradients");
+    reducer.all_reduce();
     for (const auto& parameter : parameters) results[static_cast<std::size_t>(parallel.rank)].push_back(parameter.grad());
   });
   for (const auto& grads : results) {
@@ -164,6 +164,34 @@ TEST(ParallelGradientReducer, SumsGradientsInBucketsAndTreatsMissingGradientsAsZ
     EXPECT_TRUE(torch::equal(grads[1], torch::full({5}, 11.0)));     // 11 + nothing
     EXPECT_TRUE(torch::equal(grads[2], torch::full({2, 2}, 43.0)));  // 21 + 22
   }
+}
+
+TEST(ParallelGradientReducer, BucketsStartDuringBackwardAndAddWhatEarlierMicroBatchesAccumulated) {
+  std::vector<std::vector<torch::Tensor>> results(2);
+  std::vector<std::size_t> started(2);
+  on_ranks(2, [&](const ParallelContext& parallel) {
+    const double r = parallel.rank + 1.0;
+    std::vector<torch::Tensor> parameters{torch::ones({4}, torch::requires_grad()),
+                                          torch::ones({4}, torch::requires_grad())};
+    // An earlier micro-batch: gradients r and 2r.
+    ((parameters[0] * r).sum() + (parameters[1] * 2 * r).sum()).backward();
+    GradientReducer reducer(parameters, parallel, "test gradients", /*bucket_bytes=*/16);  // one parameter each
+    reducer.watch_backward();
+    // The last one, a chain so that the second parameter's gradient comes first: 10r and 20r more.
+    const torch::Tensor hidden = (parameters[0] * 10 * r).sum();
+    (hidden * parameters[1] * 2).sum().backward();
+    reducer.stop_watching();
+    reducer.all_reduce();
+    started[static_cast<std::size_t>(parallel.rank)] = reducer.buckets_started_in_backward();
+    for (const auto& parameter : parameters) results[static_cast<std::size_t>(parallel.rank)].push_back(parameter.grad());
+  });
+  // d/dp0 of 2 * hidden * sum(p1) = 2 * 10r * 4 = 80r; d/dp1 = 2 * hidden = 2 * 40r = 80r. Over
+  // the ranks (r = 1, 2), with the earlier micro-batch: p0 sums 3 + 240, p1 sums 6 + 240.
+  for (const auto& grads : results) {
+    EXPECT_TRUE(torch::allclose(grads[0], torch::full({4}, 243.0))) << grads[0];
+    EXPECT_TRUE(torch::allclose(grads[1], torch::full({4}, 246.0))) << grads[1];
+  }
+  EXPECT_GE(started[0], 1u);
 }
 
 }  // namespace SELM_UNITY_ID
