@@ -176,6 +176,24 @@ TEST_F(OnlineTrainParallel, LaunchedDpoAndSftEqualOneProcess) {
   }
 }
 
+// Stage files carry over between world sizes: two ranks generate and judge round 1, and one
+// process finishes the run, with the files one process alone writes.
+TEST_F(OnlineTrainParallel, StagesOfTwoRanksResumeAsOneProcess) {
+  if (!fs::exists(run_dir("single") / "round-2/model/model.safetensors")) {
+    const auto single = run_selm(one_process(train_args("single")));
+    ASSERT_EQ(single.exit_code, 0) << single.output;
+  }
+  const auto started = run_selm(launched(one_process(train_args("mixed", {"--stop-after-stage", "round-1/judge"}))));
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  EXPECT_NE(started.output.find("stopped after stage round-1/judge"), std::string::npos) << started.output;
+  EXPECT_FALSE(fs::exists(run_dir("mixed") / "round-1/preferences.jsonl"));
+  const auto finished = run_selm(one_process(train_args("mixed")));
+  ASSERT_EQ(finished.exit_code, 0) << finished.output;
+  for (const std::string& file : kSharedFiles) {
+    EXPECT_EQ(read_text(run_dir("single") / file), read_text(run_dir("mixed") / file)) << file;
+  }
+}
+
 // A rank started by hand with torchrun's variables, its output in `log`.
 std::unique_ptr<Subprocess> start_rank(int rank, int port, const std::vector<std::string>& args, const fs::path& log) {
   ::setenv("RANK", std::to_string(rank).c_str(), 1);
