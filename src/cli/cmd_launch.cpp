@@ -88,6 +88,8 @@ int run_launch(const LaunchArgs& args) {
   options.pipe_stderr = true;
   // A launcher that is killed takes its ranks with it, so that no orphan keeps training.
   options.die_with_parent = true;
+  // A Ctrl-C reaches the ranks once, forwarded: a second SIGINT would make them stop at once.
+  options.own_process_group = true;
   const std::vector<std::string> command = resolve_command(args.command, options);
   const int port = args.master_port > 0 ? args.master_port : free_local_port();
 

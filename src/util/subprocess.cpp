@@ -117,6 +117,7 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, const SubprocessOpt
     if (options.pipe_stdout) ::dup2(pipes.stdout_pipe[1], 1);
     if (options.pipe_stderr) ::dup2(pipes.stderr_pipe[1], 2);
     if (options.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (options.own_process_group) ::setpgid(0, 0);
     if (options.search_path) ::execvp(arguments[0], arguments.data());
     else ::execv(arguments[0], arguments.data());
     const int error = errno;

@@ -56,13 +56,16 @@ class OnlineTrainParallel : public test::OnlineRunFixture {
     ASSERT_EQ(reference.exit_code, 0) << reference.output;
   }
   // `selm launch --nproc 2 -- selm ARGS...` running in the background, its lines to `sink`.
+  // With `as_terminal_job` it leads a process group, as a shell's foreground job does.
   static std::unique_ptr<Subprocess> start_launch(const std::vector<std::string>& args,
-                                                  const std::function<void(const std::string&)>& sink) {
+                                                  const std::function<void(const std::string&)>& sink,
+                                                  bool as_terminal_job = false) {
     std::vector<std::string> argv = {SELM_BINARY};
     for (const std::string& arg : launched(args)) argv.push_back(arg);
     SubprocessOptions options;
     options.pipe_stdout = true;
     options.pipe_stderr = true;
+    options.own_process_group = as_terminal_job;
     auto launch = std::make_unique<Subprocess>(argv, options);
     launch->forward_stdout_lines(sink);
     launch->forward_stderr_lines(sink);
@@ -284,6 +287,34 @@ TEST_F(OnlineTrainParallel, SigusrOneStopsEveryRankAfterTheStepAndTheRerunFinish
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
   EXPECT_EQ(read_text(run_dir("uninterrupted") / "round-2/model/model.safetensors"),
             read_text(run_dir("preempted") / "round-2/model/model.safetensors"));
+}
+
+// Ctrl-C in a terminal: SIGINT goes to the launcher's whole process group. The ranks lead groups
+// of their own, so they get it once, forwarded, and stop cleanly after the step (a second
+// SIGINT would stop them at once).
+TEST_F(OnlineTrainParallel, CtrlCInATerminalStopsEveryRankCleanly) {
+  ASSERT_NO_FATAL_FAILURE(ensure_uninterrupted_run());
+  std::string output;
+  std::mutex output_mutex;
+  const auto launch = start_launch(
+      long_training("interrupted"),
+      [&](const std::string& line) {
+        const std::lock_guard<std::mutex> lock(output_mutex);
+        output += line + "\n";
+      },
+      /*as_terminal_job=*/true);
+  ASSERT_TRUE(wait_for_checkpoint(run_dir("interrupted"), 2, std::chrono::seconds(120)));
+  ASSERT_EQ(::kill(-launch->pid(), SIGINT), 0);
+  const int status = launch->wait_or_kill(std::chrono::seconds(60));
+  {
+    const std::lock_guard<std::mutex> lock(output_mutex);
+    EXPECT_EQ(exit_code_of(status), kExitStopped) << output;
+    EXPECT_NE(output.find("[rank 1] selm: training stopped by SIGINT after step"), std::string::npos) << output;
+  }
+  const auto rerun = run_selm(launched(long_training("interrupted")));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_EQ(read_text(run_dir("uninterrupted") / "round-2/model/model.safetensors"),
+            read_text(run_dir("interrupted") / "round-2/model/model.safetensors"));
 }
 
 // Every process of the job killed at once (the launcher with SIGKILL takes its ranks with it) at

@@ -40,6 +40,9 @@ struct SubprocessOptions {
   bool pipe_stdout = false;  // stdout to read_line(); else inherited
   bool pipe_stderr = false;  // stderr to forward_stderr_lines(); else inherited
   bool die_with_parent = false;  // the child gets SIGKILL when this process dies (Linux)
+  // The child leads a process group of its own, so that a terminal's Ctrl-C reaches this process
+  // only (which may forward it) and not the child directly as well.
+  bool own_process_group = false;
 };
 
 // Outcome of a deadline-bounded read or write on a pipe.
