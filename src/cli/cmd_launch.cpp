@@ -109,7 +109,12 @@ int run_launch(const LaunchArgs& args) {
   for (int rank = 0; rank < args.nproc; ++rank) {
     ::setenv("RANK", std::to_string(rank).c_str(), 1);
     ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
-    ranks.push_back(std::make_unique<Subprocess>(command, options));
+    try {
+      ranks.push_back(std::make_unique<Subprocess>(command, options));
+    } catch (const SubprocessError& error) {
+      if (error.stage() != SubprocessError::Stage::exec) throw;
+      throw InputError(std::string("launch: ") + error.what());  // the command after -- is bad input
+    }
     const std::string prefix = "[rank " + std::to_string(rank) + "] ";
     ranks.back()->forward_stdout_lines([&output_mutex, prefix](const std::string& line) {
       const std::lock_guard<std::mutex> lock(output_mutex);

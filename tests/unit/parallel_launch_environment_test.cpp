@@ -92,5 +92,20 @@ TEST(ParallelLaunchEnvironment, MalformedValuesNameTheVariable) {
   EXPECT_NE(test::input_error_of([] { expand_slurm_nodelist("node[a-b]"); }).find("not a number"), std::string::npos);
 }
 
+TEST(SelmLaunch, BadInputIsExitTwoAndARankCodeIsPassedOn) {
+  const auto no_program = test::run_selm({"launch", "--nproc", "2", "--", "/no/such/program"});
+  EXPECT_EQ(no_program.exit_code, 2) << no_program.output;
+  EXPECT_NE(no_program.output.find("cannot run '/no/such/program'"), std::string::npos) << no_program.output;
+  EXPECT_EQ(test::run_selm({"launch", "--nproc", "0", "--", "/bin/true"}).exit_code, 2);
+  EXPECT_EQ(test::run_selm({"launch", "--nproc", "2"}).exit_code, 2);
+  // Each rank sees its own variables; a failing rank's exit code becomes launch's.
+  const auto ranks = test::run_selm({"launch", "--nproc", "2", "--", "/bin/sh", "-c",
+                                     "echo rank $RANK of $WORLD_SIZE local $LOCAL_RANK; if [ $RANK = 1 ]; then sleep 0.5; fi; exit $((RANK * 3))"});
+  EXPECT_EQ(ranks.exit_code, 3) << ranks.output;
+  EXPECT_NE(ranks.output.find("[rank 0] rank 0 of 2 local 0"), std::string::npos) << ranks.output;
+  EXPECT_NE(ranks.output.find("[rank 1] rank 1 of 2 local 1"), std::string::npos) << ranks.output;
+  EXPECT_NE(ranks.output.find("selm launch: rank 1 exited with status 3"), std::string::npos) << ranks.output;
+}
+
 }  // namespace SELM_UNITY_ID
 }  // namespace selm
