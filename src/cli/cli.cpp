@@ -57,13 +57,13 @@ void add_config_args(CLI::App& command, ConfigArgs& args, bool config_required) 
 
 ParallelContext process_parallel_context(Config& config) {
   const LaunchEnvironment environment = read_launch_environment();
+  log::set_rank(environment.rank, environment.world_size);
   ParallelContext parallel;
   if (environment.world_size > 1) {
     DeviceSpec& device = config.model.device;
     // One process per device: a rank whose config says only "cuda" takes GPU LOCAL_RANK.
     if (device.kind == DeviceKind::cuda && !device.index) device.index = environment.local_rank;
     const std::string backend = device.kind == DeviceKind::cuda ? "nccl" : "gloo";
-    log::set_rank(environment.rank, environment.world_size);
     log::info("joining a " + std::to_string(environment.world_size) + "-process " + backend + " group at " +
               environment.master_addr + ":" + std::to_string(environment.master_port) + " (" + environment.source +
               ")");
@@ -72,7 +72,6 @@ ParallelContext process_parallel_context(Config& config) {
         environment.local_rank, environment.local_world_size);
   }
   parallel.validate();
-  log::set_rank(parallel.rank, parallel.world_size);
   return parallel;
 }
 

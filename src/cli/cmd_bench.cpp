@@ -15,6 +15,7 @@
 #include "selm/model/llama_checkpoint.hpp"
 #include "selm/train/losses.hpp"
 #include "selm/train/optimizer.hpp"
+#include "selm/train/gradient_reducer.hpp"
 #include "selm/train/optimizer_shards.hpp"
 #include "selm/train/preference_step.hpp"
 #include "selm/train/sequence_logps.hpp"
@@ -330,10 +331,15 @@ void run_bench_train(const BenchTrainArgs& args) {
   const std::vector<torch::Tensor> trainable = trainable_parameters(*model);
   std::optional<OptimizerShards> optimizer_shards;
   if (args.shard_optimizer_state && parallel.is_distributed()) optimizer_shards.emplace(trainable, parallel.world_size);
-  const auto optimizer =
-      optimizer_shards
-          ? make_adamw(*model, train_config, [&](std::size_t index) { return optimizer_shards->owner(index) == parallel.rank; })
-          : make_adamw(*model, train_config);
+  const auto optimizer = optimizer_shards ? make_rank_adamw(*model, train_config, *optimizer_shards, parallel.rank)
+                                          : make_adamw(*model, train_config);
+  std::optional<GradientReducer> gradient_reducer;
+  if (parallel.is_distributed()) gradient_reducer.emplace(trainable, parallel, "bench: gradient all-reduce");
+  DataParallelStep data_parallel;
+  data_parallel.parallel = parallel;
+  data_parallel.per_rank_batch = args.batch / parallel.world_size;
+  data_parallel.gradient_reducer = gradient_reducer ? &*gradient_reducer : nullptr;
+  data_parallel.optimizer_shards = optimizer_shards ? &*optimizer_shards : nullptr;
 
   const std::int64_t batch = args.batch;
   const std::int64_t length = args.sequence_length;
@@ -352,9 +358,8 @@ void run_bench_train(const BenchTrainArgs& args) {
   double last_loss = 0;
   double collective_seconds = 0;  // summed over the steps, warm-up included until reset
   const auto train_step = [&]() {
-    const OptimizerStepResult result = run_optimizer_step(*optimizer, trainable, train_config.max_grad_norm,
-                                                          micro_batches, 0, step, parallel, batch / parallel.world_size,
-                                                          optimizer_shards ? &*optimizer_shards : nullptr);
+    const OptimizerStepResult result =
+        run_optimizer_step(*optimizer, trainable, train_config.max_grad_norm, micro_batches, 0, step, data_parallel);
     last_loss = result.metrics.at("loss");
     collective_seconds += result.collective_seconds;
   };

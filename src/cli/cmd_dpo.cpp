@@ -8,7 +8,6 @@
 #include <torch/torch.h>
 
 #include "commands.hpp"
-#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/util/stop_request.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/model/llama_checkpoint.hpp"

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "selm/parallel/shared_artifacts.hpp"
 #include "selm/util/stop_request.hpp"
 #include "selm/generate/generation_file.hpp"
 #include "selm/model/language_model.hpp"

@@ -13,13 +13,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
-
-#include <filesystem>
 
 #include "commands.hpp"
 #include "selm/util/cpu_threads.hpp"
@@ -164,11 +163,8 @@ int run_launch(const LaunchArgs& args) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ranks.clear();  // joins the output forwarders
-  if (first_failure) return *codes[static_cast<std::size_t>(*first_failure)];
-  for (const auto& code : codes) {
-    if (*code != 0) return *code;
-  }
-  return 0;
+  // Every non-zero code sets first_failure: without one, every rank exited 0.
+  return first_failure ? *codes[static_cast<std::size_t>(*first_failure)] : 0;
 }
 
 }  // namespace

@@ -68,14 +68,12 @@ class PendingWork final : public PendingCollective {
 template <class Group>
 class GroupCommunicator final : public Communicator {
  public:
-  GroupCommunicator(c10::intrusive_ptr<Group> group, int rank, int world_size, std::string backend,
-                    std::chrono::milliseconds timeout)
-      : group_(std::move(group)), rank_(rank), world_size_(world_size), backend_(std::move(backend)), timeout_(timeout) {}
+  GroupCommunicator(c10::intrusive_ptr<Group> group, int rank, int world_size, std::string backend)
+      : group_(std::move(group)), rank_(rank), world_size_(world_size), backend_(std::move(backend)) {}
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
   std::string backend() const override { return backend_; }
-  std::chrono::milliseconds timeout() const override { return timeout_; }
 
   void barrier(const std::string& stage) override {
     guarded(rank_, world_size_, stage, "barrier", [&] { return group_->barrier()->wait(); });
@@ -130,7 +128,6 @@ class GroupCommunicator final : public Communicator {
   int rank_;
   int world_size_;
   std::string backend_;
-  std::chrono::milliseconds timeout_;
 };
 
 std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
@@ -151,8 +148,7 @@ std::shared_ptr<Communicator> gloo_communicator(const c10::intrusive_ptr<c10d::S
   options->devices.push_back(gloo_device(master_addr));
   options->threads = 2;
   auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
-  return std::make_shared<GroupCommunicator<c10d::ProcessGroupGloo>>(std::move(group), rank, world_size, "gloo",
-                                                                     timeout);
+  return std::make_shared<GroupCommunicator<c10d::ProcessGroupGloo>>(std::move(group), rank, world_size, "gloo");
 }
 
 }  // namespace
@@ -192,14 +188,6 @@ std::vector<std::string> Communicator::all_gather_strings(const std::string& val
   return values;
 }
 
-bool nccl_available() {
-#ifdef SELM_WITH_NCCL
-  return torch::cuda::is_available();
-#else
-  return false;
-#endif
-}
-
 std::shared_ptr<Communicator> connect_process_group(const LaunchEnvironment& environment, const std::string& backend,
                                                     std::chrono::milliseconds timeout) {
   const int rank = environment.rank;
@@ -227,8 +215,7 @@ std::shared_ptr<Communicator> connect_process_group(const LaunchEnvironment& env
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
       auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, rank, world_size, options);
-      return std::make_shared<GroupCommunicator<c10d::ProcessGroupNCCL>>(std::move(group), rank, world_size, "nccl",
-                                                                         timeout);
+      return std::make_shared<GroupCommunicator<c10d::ProcessGroupNCCL>>(std::move(group), rank, world_size, "nccl");
     }
 #endif
   } catch (const CollectiveError&) {

@@ -1,5 +1,7 @@
 #include "selm/train/gradient_reducer.hpp"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 namespace selm {
@@ -53,8 +55,18 @@ torch::Tensor& GradientReducer::flat_of(Bucket& bucket) {
   return bucket.flat.front();
 }
 
+void GradientReducer::start_step() {
+  if (!step_done_) return;
+  std::fill(arrived_.begin(), arrived_.end(), false);
+  for (Bucket& bucket : buckets_) bucket.waiting = bucket.parameters.size();
+  next_to_start_ = 0;
+  started_in_backward_ = 0;
+  step_done_ = false;
+}
+
 void GradientReducer::watch_backward() {
   if (!parallel_.communicator || watching_) return;
+  start_step();
   watching_ = true;
   for (std::size_t k = 0; k < parameters_.size(); ++k) {
     hooks_.push_back(parameters_[k].register_hook([this, k](const torch::Tensor& gradient) { on_gradient(k, gradient); }));
@@ -103,6 +115,7 @@ void GradientReducer::start(Bucket& bucket) {
 void GradientReducer::all_reduce() {
   if (!parallel_.communicator) return;
   stop_watching();
+  start_step();
   torch::NoGradGuard no_grad;
   // The gradients that no hook saw: .grad as it is (zeros for a parameter without one).
   for (std::size_t k = 0; k < parameters_.size(); ++k) {
@@ -126,6 +139,7 @@ void GradientReducer::all_reduce() {
       else parameter.mutable_grad() = sums.clone();
     }
   }
+  step_done_ = true;
 }
 
 }  // namespace selm

@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "selm/train/gradient_reducer.hpp"
+#include "selm/train/optimizer.hpp"
 
 namespace selm {
 
@@ -26,33 +26,15 @@ void OptimizerShards::broadcast_parameters(const std::vector<torch::Tensor>& par
                                            const ParallelContext& parallel) const {
   if (!parallel.communicator) return;
   torch::NoGradGuard no_grad;
-  std::size_t begin = 0;
-  while (begin < parameters.size()) {
-    // A bucket: consecutive parameters of one owner and one dtype, up to the bucket size.
-    const int owner = owners_[begin];
-    std::size_t end = begin;
-    std::int64_t bytes = 0;
-    while (end < parameters.size() && owners_[end] == owner &&
-           parameters[end].scalar_type() == parameters[begin].scalar_type() &&
-           (end == begin || bytes + parameters[end].numel() * static_cast<std::int64_t>(parameters[end].element_size()) <=
-                                kGradientBucketBytes)) {
-      bytes += parameters[end].numel() * static_cast<std::int64_t>(parameters[end].element_size());
-      ++end;
-    }
-    std::vector<torch::Tensor> pieces;
-    for (std::size_t k = begin; k < end; ++k) pieces.push_back(parameters[k].detach().reshape({-1}));
-    std::vector<torch::Tensor> flat{torch::cat(pieces)};
-    parallel.communicator->broadcast(flat, owner, "training: parameters from their optimiser shards");
-    if (parallel.rank != owner) {
-      std::int64_t offset = 0;
-      for (std::size_t k = begin; k < end; ++k) {
-        const std::int64_t count = parameters[k].numel();
-        parameters[k].detach().copy_(flat[0].narrow(0, offset, count).view_as(parameters[k]));
-        offset += count;
-      }
-    }
-    begin = end;
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    std::vector<torch::Tensor> parameter{parameters[k].detach()};  // the parameter's own storage
+    parallel.communicator->broadcast(parameter, owners_[k], "training: parameters from their optimiser shards");
   }
+}
+
+std::unique_ptr<torch::optim::AdamW> make_rank_adamw(torch::nn::Module& module, const TrainConfig& config,
+                                                     const OptimizerShards& shards, int rank) {
+  return make_adamw(module, config, [&](std::size_t index) { return shards.owner(index) == rank; });
 }
 
 }  // namespace selm

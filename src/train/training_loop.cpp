@@ -379,8 +379,8 @@ std::vector<std::int64_t> micro_batch_examples(std::int64_t num_examples, const 
 OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
                                        double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
                                        std::int64_t first_position, const StepFunction& step,
-                                       const ParallelContext& parallel, std::int64_t per_rank_batch,
-                                       const OptimizerShards* optimizer_shards) {
+                                       const DataParallelStep& data_parallel) {
+  const ParallelContext& parallel = data_parallel.parallel;
   auto non_finite = [](const std::string& what, double value, const std::string& where) {
     std::ostringstream message;
     message << what << " is " << value << where;
@@ -391,15 +391,23 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
   const auto examples_in_step = static_cast<double>(examples);
   const bool distributed = parallel.is_distributed();
 
-  // Data parallelism: the gradient all-reduce starts during this rank's last backward pass.
-  std::optional<GradientReducer> reducer;
+  // Data parallelism: rank r takes the r-th block of each micro-batch of `size` examples.
+  const auto local_block = [&](std::int64_t size) {
+    const std::int64_t per_rank = data_parallel.per_rank_batch > 0
+                                      ? data_parallel.per_rank_batch
+                                      : (size + parallel.world_size - 1) / parallel.world_size;
+    const std::int64_t block_begin = std::min(size, per_rank * parallel.rank);
+    return std::make_pair(block_begin, std::min(size, block_begin + per_rank));
+  };
+  // The gradient all-reduce starts during this rank's last backward pass.
+  std::optional<GradientReducer> step_reducer;
+  GradientReducer* reducer = data_parallel.gradient_reducer;
   std::size_t last_local_micro = micro_batches.size();  // the last micro-batch with examples on this rank
   if (distributed) {
-    reducer.emplace(parameters, parallel, "training: gradient all-reduce");
+    if (reducer == nullptr) reducer = &step_reducer.emplace(parameters, parallel, "training: gradient all-reduce");
     for (std::size_t micro = 0; micro < micro_batches.size(); ++micro) {
-      const auto size = static_cast<std::int64_t>(micro_batches[micro].size());
-      const std::int64_t block = per_rank_batch > 0 ? per_rank_batch : (size + parallel.world_size - 1) / parallel.world_size;
-      if (block * parallel.rank < size) last_local_micro = micro;
+      const auto [block_begin, block_end] = local_block(static_cast<std::int64_t>(micro_batches[micro].size()));
+      if (block_begin < block_end) last_local_micro = micro;
     }
   }
   OptimizerStepResult result;
@@ -412,11 +420,7 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
     const std::string where = " in micro-batch " + std::to_string(micro + 1) + " of " +
                               std::to_string(micro_batches.size()) + " (epoch positions " + std::to_string(begin) +
                               ".." + std::to_string(end - 1) + ")";
-    // Data parallelism: rank r takes the micro-batch's r-th block of per_rank_batch examples.
-    const auto size = static_cast<std::int64_t>(indices.size());
-    const std::int64_t block = per_rank_batch > 0 ? per_rank_batch : (size + parallel.world_size - 1) / parallel.world_size;
-    const std::int64_t block_begin = std::min(size, block * parallel.rank);
-    const std::int64_t block_end = std::min(size, block_begin + block);
+    const auto [block_begin, block_end] = local_block(static_cast<std::int64_t>(indices.size()));
     const std::vector<std::int64_t> local_indices(indices.begin() + block_begin, indices.begin() + block_end);
     const auto micro_examples = static_cast<double>(end - begin);
     const auto local_examples = static_cast<double>(local_indices.size());
@@ -488,9 +492,9 @@ OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const
                                        : gradient_norm(parameters);
   if (!std::isfinite(result.grad_norm)) throw non_finite("the gradient norm", result.grad_norm, "");
   optimizer.step();
-  if (optimizer_shards != nullptr) {
+  if (data_parallel.optimizer_shards != nullptr) {
     const Clock::time_point broadcast_start = Clock::now();
-    optimizer_shards->broadcast_parameters(parameters, parallel);
+    data_parallel.optimizer_shards->broadcast_parameters(parameters, parallel);
     result.collective_seconds += seconds_since(broadcast_start);
     // This rank's optimiser knows only its own parameters: the others' gradients are cleared here.
     for (const torch::Tensor& parameter : parameters) {
@@ -533,10 +537,17 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
   if (config.shard_optimizer_state && options.parallel.is_distributed()) {
     optimizer_shards.emplace(parameters, options.parallel.world_size);
   }
-  const int rank = options.parallel.rank;
-  auto optimizer = optimizer_shards ? make_adamw(model, config,
-                                                 [&](std::size_t index) { return optimizer_shards->owner(index) == rank; })
+  auto optimizer = optimizer_shards ? make_rank_adamw(model, config, *optimizer_shards, options.parallel.rank)
                                     : make_adamw(model, config);
+  std::optional<GradientReducer> gradient_reducer;
+  if (options.parallel.is_distributed()) {
+    gradient_reducer.emplace(parameters, options.parallel, "training: gradient all-reduce");
+  }
+  DataParallelStep data_parallel;
+  data_parallel.parallel = options.parallel;
+  data_parallel.per_rank_batch = config.batch_size;
+  data_parallel.gradient_reducer = gradient_reducer ? &*gradient_reducer : nullptr;
+  data_parallel.optimizer_shards = optimizer_shards ? &*optimizer_shards : nullptr;
 
   TrainerState state = resume_or_start_fresh(fresh_state(plan, config, num_examples, world_size), options, *optimizer, metrics_file);
   TrainingResult result;
@@ -580,8 +591,7 @@ TrainingResult run_training_loop(torch::nn::Module& model, const TrainConfig& co
     try {
       outcome = run_optimizer_step(*optimizer, parameters, config.max_grad_norm,
                                    step_micro_batches(span, order, global_batching.batch_size), span.first_position,
-                                   precise_step, options.parallel, config.batch_size,
-                                   optimizer_shards ? &*optimizer_shards : nullptr);
+                                   precise_step, data_parallel);
     } catch (const NonFiniteTrainingError& error) {
       throw located_non_finite_error(error, step_number, plan.total_steps, span.epoch, output_dir, last_saved_step);
     }

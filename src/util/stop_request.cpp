@@ -49,7 +49,4 @@ std::string stop_signal_name() {
   }
 }
 
-void request_stop(int signal) { received_signal.store(signal); }
-void clear_stop_request() { received_signal.store(0); }
-
 }  // namespace selm

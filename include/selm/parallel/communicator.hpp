@@ -45,7 +45,6 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
   virtual std::string backend() const = 0;  // "gloo" or "nccl"
-  virtual std::chrono::milliseconds timeout() const = 0;
 
   // Returns once every rank has called it.
   virtual void barrier(const std::string& stage) = 0;
@@ -78,8 +77,5 @@ std::shared_ptr<Communicator> connect_process_group(const LaunchEnvironment& env
 // `world_size` Gloo communicators of one process over an in-memory store, one per thread of a
 // test or a benchmark; created together because each waits for the others.
 std::vector<std::shared_ptr<Communicator>> local_gloo_group(int world_size, std::chrono::milliseconds timeout);
-
-// True when this LibTorch build can make an NCCL process group.
-bool nccl_available();
 
 }  // namespace selm

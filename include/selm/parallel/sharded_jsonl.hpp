@@ -32,9 +32,9 @@ fs::path rank_output_path(const fs::path& file, const ParallelContext& parallel)
 
 // Once every rank has come (a barrier), rank 0 merges `file` and every shard of it present into
 // `file` (atomically), one record per position in position order, then removes the shards; the
-// other ranks wait for it at a second barrier. Both are named after `stage`. With no shard present nothing is rewritten. A record cut off by a
-// crash (an unterminated last line) is dropped; a malformed complete line is an InputError
-// naming the file and line.
+// other ranks wait for it at a second barrier. Both are named after `stage`. With no shard
+// present nothing is rewritten. A record cut off by a crash (an unterminated last line) is
+// dropped; a malformed complete line is an InputError naming the file and line.
 void merge_shards(const fs::path& file, const RecordPosition& position, const ParallelContext& parallel,
                   const std::string& stage);
 

@@ -6,7 +6,8 @@
 // all-reduce starts as soon as the bucket is full, so Gloo reduces the last layers while
 // backward still runs through the first. all_reduce() starts the buckets left, waits for all and
 // writes the sums back into the gradients. Buckets start strictly in order, on every rank from
-// the same parameter list, so the ranks issue the same collectives in the same order.
+// the same parameter list, so the ranks issue the same collectives in the same order. One reducer
+// serves every step of a run: its bucket buffers are allocated once.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +55,7 @@ class GradientReducer {
     std::unique_ptr<PendingCollective> pending;
   };
 
+  void start_step();  // after an all_reduce(): a new step's state, the buffers kept
   void on_gradient(std::size_t parameter, const torch::Tensor& gradient);
   void start_ready_buckets();
   void start(Bucket& bucket);
@@ -70,6 +72,7 @@ class GradientReducer {
   std::size_t next_to_start_ = 0;
   std::size_t started_in_backward_ = 0;
   bool watching_ = false;
+  bool step_done_ = false;  // all_reduce() has run since the step's state was set
 };
 
 }  // namespace selm

@@ -10,9 +10,14 @@
 #include <cstdint>
 #include <vector>
 
+#include <memory>
+
+#include <torch/nn/module.h>
+#include <torch/optim/adamw.h>
 #include <torch/types.h>
 
 #include "selm/parallel/parallel_context.hpp"
+#include "selm/train/train_config.hpp"
 
 namespace selm {
 
@@ -25,12 +30,16 @@ class OptimizerShards {
   // Elements of the parameters `rank` owns.
   std::int64_t elements_of(int rank) const;
 
-  // Every parameter from its owner, to every rank (in buckets of about 25 MB per owner).
+  // Every parameter from its owner, to every rank, in place (one broadcast per parameter).
   void broadcast_parameters(const std::vector<torch::Tensor>& parameters, const ParallelContext& parallel) const;
 
  private:
   std::vector<int> owners_;
   std::vector<std::int64_t> elements_;  // per rank
 };
+
+// make_adamw over the parameters `rank` owns.
+std::unique_ptr<torch::optim::AdamW> make_rank_adamw(torch::nn::Module& module, const TrainConfig& config,
+                                                     const OptimizerShards& shards, int rank);
 
 }  // namespace selm

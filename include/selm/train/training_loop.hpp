@@ -47,6 +47,7 @@ namespace selm {
 
 namespace fs = std::filesystem;
 
+class GradientReducer;
 class OptimizerShards;
 
 // The trainer writes into a round folder of a run directory too: names from run/run_paths.hpp.
@@ -145,8 +146,17 @@ struct OptimizerStepResult {
 // max_grad_norm when that is > 0, optimizer.step() and zero_grad(). The learning rate is the
 // caller's to set. `first_position` is the epoch position of the first example, for messages.
 // Throws NonFiniteTrainingError naming the value and the micro-batch, before optimizer.step().
-// With several ranks (`parallel`) each micro-batch is split among them: rank r takes its r-th
-// block of `per_rank_batch` examples (0: an even split), which may be empty at an epoch's end.
+// How one optimiser step is shared among the ranks of a data-parallel job (the default: one
+// process, nothing shared).
+struct DataParallelStep {
+  ParallelContext parallel;
+  std::int64_t per_rank_batch = 0;                    // 0: micro-batches split evenly
+  GradientReducer* gradient_reducer = nullptr;        // one per run (buffers reused); null: one per step
+  const OptimizerShards* optimizer_shards = nullptr;  // ZeRO-1
+};
+
+// With several ranks (`data_parallel`) each micro-batch is split among them: rank r takes its r-th
+// block of `per_rank_batch` examples, which may be empty at an epoch's end.
 // Each rank's loss is weighted by its share of the step's examples (or, for a loss with a
 // StepOutput::normalizer, of the micro-batch's units), the gradients are summed over the ranks
 // (train/gradient_reducer.hpp) and the metrics averaged over them: the step one process takes
@@ -156,8 +166,7 @@ struct OptimizerStepResult {
 OptimizerStepResult run_optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& parameters,
                                        double max_grad_norm, const std::vector<std::vector<std::int64_t>>& micro_batches,
                                        std::int64_t first_position, const StepFunction& step,
-                                       const ParallelContext& parallel = {}, std::int64_t per_rank_batch = 0,
-                                       const OptimizerShards* optimizer_shards = nullptr);
+                                       const DataParallelStep& data_parallel = {});
 
 // Runs (or resumes) training of `model`'s parameters that require gradients with AdamW
 // (make_adamw), the config's schedule, accumulation and clipping, calling `step` for every

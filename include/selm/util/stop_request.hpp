@@ -25,8 +25,5 @@ void install_stop_signal_handlers();
 // Whether a stop signal arrived, and which ("SIGTERM"; "" when none).
 bool stop_requested();
 std::string stop_signal_name();
-// Sets or clears the flag as a signal would (tests; a process that stops by itself).
-void request_stop(int signal);
-void clear_stop_request();
 
 }  // namespace selm
