@@ -1,4 +1,4 @@
-// `selm sweep -c SWEEP.yaml (--local | --slurm | --dry-run) [--out DIR] [--executable PATH]`
+// `selm sweep -c SWEEP.yaml (--local [--jobs N] | --slurm | --dry-run) [--out DIR] [--executable PATH]`
 #include <unistd.h>
 
 #include <cstdlib>
@@ -25,6 +25,7 @@ struct SweepArgs {
   bool local = false;
   bool slurm = false;
   bool dry_run = false;
+  std::size_t jobs = 1;
   SlurmResources resources;
 };
 
@@ -78,7 +79,7 @@ void run_sweep(const SweepArgs& args) {
     return;
   }
 
-  const std::vector<LocalRunResult> results = run_sweep_locally(plan, executable, std::cout);
+  const std::vector<LocalRunResult> results = run_sweep_locally(plan, executable, std::cout, args.jobs);
   std::size_t failed = 0;
   std::string failed_names;
   for (const LocalRunResult& result : results) {
@@ -106,10 +107,15 @@ void register_sweep_command(CLI::App& app) {
   command->add_option("-c,--config", args->sweep_file, "Sweep file (YAML): name, base, overrides, grid, output_dir")
       ->required();
   auto* local = command->add_flag("--local", args->local,
-                                  "Run every config here, one after another (`selm train -c CONFIG`); rerunning resumes");
+                                  "Run every config here (`selm train -c CONFIG`), one after another or --jobs N at once; rerunning resumes");
   auto* slurm = command->add_flag("--slurm", args->slurm,
                                   "Write <sweep dir>/sweep.sbatch, a Slurm job array with one task per config (not submitted)");
   local->excludes(slurm);
+  command->add_option("--jobs", args->jobs,
+                      "With --local: runs side by side (default 1); each gets cores / N threads unless "
+                      "OMP_NUM_THREADS is set, and its lines are prefixed [NAME]")
+      ->check(CLI::Range(1, 256))
+      ->needs(local);
   command->add_option("--nodes", args->resources.nodes, "With --slurm: nodes per run (default 1)")
       ->check(CLI::Range(1, 4096));
   command->add_option("--gpus-per-node", args->resources.gpus_per_node,

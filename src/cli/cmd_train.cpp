@@ -38,8 +38,26 @@ void check_memory_plan(const Config& config, bool force) {
     log::info(peak + " of " + capacity);
     return;
   }
-  const std::string message = peak + " does not fit in " + capacity +
-                              "; `selm plan` with the same config shows the parts and the settings that lower it";
+  // The keys to change, named here: a hostile or mistyped size is then found without `selm plan`.
+  std::string lower;
+  for (const MemorySuggestion& suggestion : memory_suggestions(run_plan.inputs)) {
+    lower += (lower.empty() ? "" : ", ") + suggestion.setting + " (" + format_bytes(suggestion.peak_bytes) + ")";
+  }
+  const MemoryPlanInputs& in = run_plan.inputs;
+  const std::string& phase = run_plan.plan.peak_phase;
+  std::string sizes;
+  if (phase == "training") {
+    sizes = "train.batch_size=" + std::to_string(in.train_batch_size) + ", train.max_length=" + std::to_string(in.max_length);
+  } else if (phase == "judging") {
+    sizes = "judge.reward_model.batch_size=" + std::to_string(in.reward_batch_size);
+  } else {
+    sizes = "generate.batch_size=" + std::to_string(in.generate_batch_size) +
+            ", generate.max_new_tokens=" + std::to_string(in.max_new_tokens);
+  }
+  const std::string message = peak + " with " + sizes + " does not fit in " + capacity + "; " +
+                              (lower.empty() ? std::string("no single setting lowers the peak")
+                                             : "settings that lower it: " + lower) +
+                              "; `selm plan` with the same config shows the parts";
   if (!force) throw InputError(message + " (--force starts anyway)");
   log::warn(message + "; starting anyway (--force)");
 }

@@ -164,6 +164,22 @@ T parse_scalar(const YAML::Node& node, const Source& source, const std::string& 
   }
 }
 
+// A round's keys are checked against the config only when the round applies them, but they must
+// look like key paths already: the dump writes them as YAML keys, and yaml-cpp writes a key over
+// 1024 characters in a form its own parser refuses, so the dump of the config would not load.
+void check_round_key_path(const std::string& path, const std::string& where, const std::string& key) {
+  constexpr std::size_t kMaxKeyPathLength = 256;  // the longest real path is under 50
+  bool plain = !path.empty() && path.size() <= kMaxKeyPathLength;
+  for (const char c : path) {
+    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.');
+  }
+  if (!plain) {
+    throw InputError(where + ": key '" + key + "': '" + path.substr(0, 64) + (path.size() > 64 ? "..." : "") +
+                     "' is not a key path (letters, digits, '_' and '.', at most " +
+                     std::to_string(kMaxKeyPathLength) + " characters)");
+  }
+}
+
 // The overrides of a round written as a mapping: dotted keys, nested sections or both.
 void collect_round_mapping(const YAML::Node& mapping, const std::string& prefix, const Source& source,
                            const std::string& key, OverrideList& round) {
@@ -173,6 +189,7 @@ void collect_round_mapping(const YAML::Node& mapping, const std::string& prefix,
     if (entry.second.IsMap()) {
       collect_round_mapping(entry.second, path + ".", source, key, round);
     } else {
+      check_round_key_path(path, source.where(entry.first), key);
       round.push_back(KeyOverride{path, flow_text(entry.second), source.where(entry.first)});
     }
   }
@@ -189,6 +206,7 @@ void collect_round_string(const YAML::Node& node, const Source& source, const st
       throw InputError(source.where(node) + ": key '" + key +
                        "': expected space-separated key.path=value items, got '" + item + "'");
     }
+    check_round_key_path(item.substr(0, equals), source.where(node), key);
     const std::string raw_value = item.substr(equals + 1);
     const YAML::Node value = override_value(raw_value, source.where(node) + ": key '" + key + "': '" + item + "'");
     round.push_back(KeyOverride{item.substr(0, equals), flow_text(value), source.where(node)});

@@ -19,6 +19,48 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
+CommandJudgeReply judgment_from_reply_line(const std::string& reply_line, const JudgeRequest& request) {
+  CommandJudgeReply result;
+  nlohmann::json reply;
+  try {
+    reply = nlohmann::json::parse(reply_line);
+  } catch (const nlohmann::json::exception&) {
+    result.judgment = failed_judgment("judge command replied with invalid JSON: " + reply_line.substr(0, 200));
+    return result;
+  }
+  if (!reply.is_object()) {
+    result.judgment = failed_judgment("judge command reply is not a JSON object");
+    return result;
+  }
+  if (!reply.contains("id") || reply["id"] != nlohmann::json(request.id)) {
+    result.in_step = false;
+    result.judgment = failed_judgment("judge command reply id " + reply.value("id", nlohmann::json()).dump() +
+                                      " does not match request '" + request.id + "'");
+    return result;
+  }
+  try {
+    if (reply.contains("error")) {
+      result.judgment = failed_judgment("judge command reported: " + reply["error"].dump());
+    } else if (reply.contains("scores")) {
+      const auto scores = reply["scores"].get<std::vector<double>>();
+      if (scores.size() != request.candidates.size()) {
+        result.judgment = failed_judgment("judge command gave " + std::to_string(scores.size()) + " scores for " +
+                                          std::to_string(request.candidates.size()) + " candidates");
+      } else {
+        result.judgment = judgment_from_scores(scores);
+      }
+    } else if (reply.contains("ranking")) {
+      result.judgment =
+          judgment_from_order(reply["ranking"].get<std::vector<std::int64_t>>(), request.candidates.size());
+    } else {
+      result.judgment = failed_judgment("judge command reply has none of scores, ranking or error");
+    }
+  } catch (const std::exception& e) {
+    result.judgment = failed_judgment(std::string("judge command reply is malformed: ") + e.what());
+  }
+  return result;
+}
+
 CommandJudge::CommandJudge(const CommandJudgeConfig& config) : config_(config), restarts_left_(config.max_restarts) {
   if (config_.argv.empty()) throw InputError("key 'judge.command.argv': the command judge needs a program to run");
   config_hash_ = sha256_hex(nlohmann::json({{"type", "command"}, {"argv", config_.argv}}).dump()).substr(0, 16);
@@ -107,37 +149,9 @@ Judgment CommandJudge::judge_one(const JudgeRequest& request) {
       log::warn(id() + ": pid " + std::to_string(crashed_pid) + " ended while judging '" + request.id + "'");
       continue;
     }
-    nlohmann::json reply;
-    try {
-      reply = nlohmann::json::parse(reply_line);
-    } catch (const nlohmann::json::exception&) {
-      return failed_judgment("judge command replied with invalid JSON: " + reply_line.substr(0, 200));
-    }
-    if (!reply.is_object()) return failed_judgment("judge command reply is not a JSON object");
-    if (!reply.contains("id") || reply["id"] != nlohmann::json(request.id)) {
-      stop(/*kill_now=*/true);  // out of step with us: a fresh process resynchronises
-      return failed_judgment("judge command reply id " + reply.value("id", nlohmann::json()).dump() +
-                             " does not match request '" + request.id + "'");
-    }
-    try {
-      if (reply.contains("error")) {
-        return failed_judgment("judge command reported: " + reply["error"].dump());
-      }
-      if (reply.contains("scores")) {
-        const auto scores = reply["scores"].get<std::vector<double>>();
-        if (scores.size() != request.candidates.size()) {
-          return failed_judgment("judge command gave " + std::to_string(scores.size()) + " scores for " +
-                                 std::to_string(request.candidates.size()) + " candidates");
-        }
-        return judgment_from_scores(scores);
-      }
-      if (reply.contains("ranking")) {
-        return judgment_from_order(reply["ranking"].get<std::vector<std::int64_t>>(), request.candidates.size());
-      }
-    } catch (const std::exception& e) {
-      return failed_judgment(std::string("judge command reply is malformed: ") + e.what());
-    }
-    return failed_judgment("judge command reply has none of scores, ranking or error");
+    CommandJudgeReply reply = judgment_from_reply_line(reply_line, request);
+    if (!reply.in_step) stop(/*kill_now=*/true);  // out of step with us: a fresh process resynchronises
+    return std::move(reply.judgment);
   }
   return failed_judgment("judge command crashed twice on this request");
 }

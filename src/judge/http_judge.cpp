@@ -41,6 +41,15 @@ struct PairTask {
 
 }  // namespace
 
+std::string chat_completion_content(const std::string& body) {
+  try {
+    const nlohmann::json parsed = nlohmann::json::parse(body);
+    return parsed.at("choices").at(0).at("message").at("content").get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+    throw InputError("malformed response (no choices[0].message.content): " + excerpt(body));
+  }
+}
+
 struct HttpJudge::Connection {
   Connection(const std::string& scheme_host_port, double timeout_seconds, unsigned seed)
       : client(scheme_host_port), jitter_source(seed) {
@@ -111,6 +120,7 @@ void HttpJudge::return_connection(std::unique_ptr<Connection> connection) {
   idle_connections_.push_back(std::move(connection));
 }
 
+// Before any excerpt is cut: a key cut in two by the excerpt would no longer be found whole.
 std::string HttpJudge::redact(std::string text) const {
   if (api_key_.empty()) return text;
   for (std::size_t at = text.find(api_key_); at != std::string::npos; at = text.find(api_key_, at)) {
@@ -128,8 +138,25 @@ HttpJudge::Reply HttpJudge::ask(Connection& connection, const std::string& user_
                                {"temperature", config_.temperature},
                                {"max_tokens", config_.max_tokens}};
   const std::string body_text = body.dump();
-  httplib::Headers headers;
-  if (!api_key_.empty()) headers.emplace("Authorization", "Bearer " + api_key_);
+  httplib::Request request;
+  request.method = "POST";
+  request.path = endpoint_.path;
+  request.body = body_text;
+  request.headers.emplace("Content-Type", "application/json");
+  if (!api_key_.empty()) request.headers.emplace("Authorization", "Bearer " + api_key_);
+  // The body is received here, so that a server sending without end is cut off at the limit
+  // instead of filling the memory.
+  const auto limit = static_cast<std::size_t>(config_.max_response_bytes);
+  std::string received;
+  bool too_long = false;
+  request.content_receiver = [&](const char* data, std::size_t length, std::uint64_t, std::uint64_t) {
+    if (length > limit - received.size()) {
+      too_long = true;
+      return false;  // aborts the exchange; the connection is closed
+    }
+    received.append(data, length);
+    return true;
+  };
 
   std::uniform_real_distribution<double> unit(0.0, 1.0);
 
@@ -137,9 +164,17 @@ HttpJudge::Reply HttpJudge::ask(Connection& connection, const std::string& user_
   for (std::int64_t attempt = 0;; ++attempt) {
     const bool is_retry = attempt > 0;
     const auto start = std::chrono::steady_clock::now();
-    httplib::Result result = connection.client.Post(endpoint_.path, headers, body_text, "application/json");
+    received.clear();
+    too_long = false;
+    httplib::Result result = connection.client.send(request);
     const double latency = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::optional<double> retry_after;
+    if (too_long) {
+      record_request(is_retry, false, latency);
+      reply.error = "response body longer than judge.http.max_response_bytes (" + std::to_string(limit) +
+                    " bytes): cut off";
+      break;  // the server's answer, which a retry would most likely repeat
+    }
     if (!result) {
       record_request(is_retry, false, latency);
       reply.error = "request failed: " + httplib::to_string(result.error());
@@ -148,15 +183,14 @@ HttpJudge::Reply HttpJudge::ask(Connection& connection, const std::string& user_
       const int status = result->status;
       if (status == 200) {
         try {
-          const nlohmann::json parsed = nlohmann::json::parse(result->body);
-          reply.content = parsed.at("choices").at(0).at("message").at("content").get<std::string>();
+          reply.content = chat_completion_content(redact(received));
           reply.error.clear();
-        } catch (const std::exception&) {
-          reply.error = "malformed response (no choices[0].message.content): " + excerpt(result->body);
+        } catch (const InputError& error) {
+          reply.error = error.what();
         }
         break;  // a malformed 200 is the server's answer, not a transient fault: no retry
       }
-      reply.error = "HTTP " + std::to_string(status) + ": " + excerpt(result->body);
+      reply.error = "HTTP " + std::to_string(status) + ": " + excerpt(redact(received));
       const bool retryable = status == 429 || status >= 500;
       if (!retryable) break;
       retry_after = parse_retry_after(result->get_header_value("Retry-After"));
@@ -238,7 +272,7 @@ std::vector<Judgment> HttpJudge::rank_batch(const std::vector<JudgeRequest>& bat
       const auto verdict_i_first = parse_pair_verdict(*i_first.content);
       const auto verdict_j_first = parse_pair_verdict(*j_first.content);
       if (!verdict_i_first || !verdict_j_first) {
-        if (unparseable.empty()) unparseable = excerpt(!verdict_i_first ? *i_first.content : *j_first.content);
+        if (unparseable.empty()) unparseable = excerpt(redact(!verdict_i_first ? *i_first.content : *j_first.content));
         continue;
       }
       outcomes.push_back(pair_outcome(*verdict_i_first, *verdict_j_first));

@@ -13,6 +13,7 @@ void HttpJudgeConfig::validate(const FieldChecker& check) const {
   check.require(backoff_initial_seconds >= 0.0, "backoff_initial_seconds", "must be >= 0");
   check.require(backoff_max_seconds >= backoff_initial_seconds, "backoff_max_seconds",
                 "must be >= backoff_initial_seconds");
+  check.require(max_response_bytes > 0, "max_response_bytes", "must be > 0");
   for (const char* placeholder : {"{prompt}", "{response_a}", "{response_b}"}) {
     check.require(prompt_template.find(placeholder) != std::string::npos, "prompt_template",
                   std::string("must contain ") + placeholder);

@@ -35,6 +35,29 @@ std::map<std::string, Judgment> judgments_by_id(const std::filesystem::path& pat
   return done;
 }
 
+// InputError unless an ok judgment ranks exactly the request's candidates: pairing and
+// evaluation index the candidates with its order and ranks.
+void check_judgment_fits(const Judgment& judgment, const JudgeRequest& request, const std::filesystem::path& path) {
+  if (!judgment.is_ok()) return;
+  const std::size_t n = request.candidates.size();
+  const auto fail = [&](const std::string& what) {
+    throw InputError(path.string() + ": judgment of request " + request.id + " (" + std::to_string(n) +
+                     " candidates): " + what);
+  };
+  if (judgment.order.size() != n || judgment.ranks.size() != n) fail("'order' and 'ranks' must have one entry per candidate");
+  std::vector<bool> seen(n, false);
+  for (const std::int64_t index : judgment.order) {
+    if (index < 0 || index >= static_cast<std::int64_t>(n) || seen[static_cast<std::size_t>(index)]) {
+      fail("'order' must be a permutation of the candidate indices");
+    }
+    seen[static_cast<std::size_t>(index)] = true;
+  }
+  for (const std::int64_t rank : judgment.ranks) {
+    if (rank < 1 || rank > static_cast<std::int64_t>(n)) fail("'ranks' must be in 1.." + std::to_string(n));
+  }
+  if (judgment.scores && judgment.scores->size() != n) fail("'scores' must have one entry per candidate");
+}
+
 }  // namespace
 
 std::vector<Judgment> read_judgment_file(const std::filesystem::path& path, const std::vector<JudgeRequest>& requests) {
@@ -44,6 +67,7 @@ std::vector<Judgment> read_judgment_file(const std::filesystem::path& path, cons
   for (const auto& request : requests) {
     const auto found = done.find(request.id);
     if (found == done.end()) throw InputError(path.string() + ": no judgment for request " + request.id);
+    check_judgment_fits(found->second, request, path);
     ordered.push_back(found->second);
   }
   return ordered;
@@ -117,7 +141,11 @@ std::vector<Judgment> judge_to_file(Judge& judge, const std::vector<JudgeRequest
 
   std::vector<Judgment> ordered;
   ordered.reserve(requests.size());
-  for (const auto& request : requests) ordered.push_back(done.at(request.id));
+  for (const auto& request : requests) {
+    const Judgment& judgment = done.at(request.id);
+    check_judgment_fits(judgment, request, out);  // a resumed file's judgments come from disk
+    ordered.push_back(judgment);
+  }
   return ordered;
 }
 

@@ -65,17 +65,29 @@ Judgment judgment_from_order(const std::vector<std::int64_t>& order, std::size_t
   return judgment;
 }
 
+namespace {
+
+// Reasons quote what a judge sent (a server's body, a process's reply line), which need not be
+// UTF-8 and may be cut mid-character; the judgments file is JSON, whose writer throws on invalid
+// UTF-8 and would end the run. Invalid bytes become U+FFFD.
+std::string valid_utf8(const std::string& text) {
+  const std::string quoted = nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+}  // namespace
+
 Judgment abstained_judgment(const std::string& reason) {
   Judgment judgment;
   judgment.status = JudgmentStatus::abstained;
-  judgment.reason = reason;
+  judgment.reason = valid_utf8(reason);
   return judgment;
 }
 
 Judgment failed_judgment(const std::string& reason) {
   Judgment judgment;
   judgment.status = JudgmentStatus::failed;
-  judgment.reason = reason;
+  judgment.reason = valid_utf8(reason);
   return judgment;
 }
 
@@ -103,6 +115,9 @@ Judgment judgment_from_json(const nlohmann::json& record) {
   Judgment judgment;
   judgment.id = record["id"].get<std::string>();
   judgment.status = judgment_status_from_string(record["status"].get<std::string>());
+  for (const char* key : {"judge", "config_hash", "reason"}) {
+    require(key, !record.contains(key) || record[key].is_string(), "must be a string");
+  }
   judgment.judge_id = record.value("judge", "");
   judgment.config_hash = record.value("config_hash", "");
   judgment.reason = record.value("reason", "");

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "selm/model/safetensors.hpp"
+#include "selm/model/safetensors_header.hpp"
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 
@@ -31,14 +32,7 @@ void require_model_directory(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw InputError(dir.string() + ": model directory does not exist");
 }
 
-json read_json_file(const fs::path& path) {
-  const std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& error) {
-    throw InputError(path.string() + ": invalid JSON at byte " + std::to_string(error.byte));
-  }
-}
+json read_json_file(const fs::path& path) { return parse_hf_json_text(read_file(path), path.string()); }
 
 bool is_shard_file_name(const std::string& name) {
   static const std::regex pattern(R"(model-\d{5}-of-\d{5}\.safetensors)");
@@ -79,30 +73,22 @@ WeightFiles find_weight_files(const fs::path& dir) {
                      kWeightsIndexFile + " exists");
   }
   result.listing = index_path;
-  const json index = read_json_file(index_path);
+  const SafetensorsIndex index = parse_safetensors_index(read_file(index_path), index_path.string());
   const std::string where = index_path.string() + ": ";
-  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
-    throw InputError(where + "key 'weight_map': missing or not an object");
-  }
-  std::set<std::string> listed_files;
-  for (const auto& [tensor_name, shard] : index["weight_map"].items()) {
-    if (!shard.is_string()) throw InputError(where + "shard of tensor '" + tensor_name + "' is not a file name");
-    const std::string shard_name = shard.get<std::string>();
-    const fs::path shard_relative(shard_name);
-    // Shards live next to the index; anything else would read outside the model directory.
-    if (shard_name.empty() || shard_relative.is_absolute() || shard_name.find("..") != std::string::npos) {
-      throw InputError(where + "invalid shard file name '" + shard_name + "' (tensor " + tensor_name + ")");
+  for (const std::string& shard_name : index.shard_names) {
+    const fs::path shard_path = dir / shard_name;
+    // The error_code form: a name the file system refuses (too long, say) is a missing shard,
+    // not an I/O failure.
+    std::error_code error;
+    if (!fs::exists(shard_path, error)) {
+      const auto first_tensor = std::find_if(index.weight_map.begin(), index.weight_map.end(),
+                                             [&](const auto& entry) { return entry.second == shard_name; });
+      throw InputError(where + "shard " + shard_name + " (tensor " + first_tensor->first + ") does not exist in " +
+                       dir.string());
     }
-    const fs::path shard_path = dir / shard_relative;
-    if (listed_files.insert(shard_name).second) {
-      if (!fs::exists(shard_path)) {
-        throw InputError(where + "shard " + shard_name + " (tensor " + tensor_name + ") does not exist in " + dir.string());
-      }
-      result.files.push_back(shard_path);
-    }
-    result.index_map[tensor_name] = shard_path;
+    result.files.push_back(shard_path);
   }
-  if (result.files.empty()) throw InputError(where + "key 'weight_map': lists no tensors");
+  for (const auto& [tensor_name, shard_name] : index.weight_map) result.index_map[tensor_name] = dir / shard_name;
   return result;
 }
 
@@ -147,19 +133,13 @@ void write_generation_config(const fs::path& dir, std::int64_t bos_token_id, std
 
 std::vector<std::int64_t> read_end_token_ids(const fs::path& dir) {
   std::vector<std::int64_t> ids;
+  std::set<std::int64_t> seen;  // a set: a file may list any number of ids
   for (const char* file : {kGenerationConfigFile, kModelConfigFile}) {
     const fs::path path = dir / file;
     std::error_code error;
     if (!fs::is_regular_file(path, error)) continue;
-    const json config = read_json_file(path);
-    const auto eos = config.is_object() ? config.find("eos_token_id") : config.end();
-    if (!config.is_object() || eos == config.end() || eos->is_null()) continue;
-    const json listed = eos->is_array() ? *eos : json::array({*eos});
-    for (const json& id : listed) {
-      if (!id.is_number_integer() || id.get<std::int64_t>() < 0)
-        throw InputError(path.string() + ": key 'eos_token_id': must be a token id or a list of token ids, got " +
-                         eos->dump());
-      if (std::find(ids.begin(), ids.end(), id.get<std::int64_t>()) == ids.end()) ids.push_back(id.get<std::int64_t>());
+    for (const std::int64_t id : hf_end_token_ids(read_json_file(path), path.string())) {
+      if (seen.insert(id).second) ids.push_back(id);
     }
   }
   return ids;

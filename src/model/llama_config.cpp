@@ -1,27 +1,66 @@
 #include "selm/model/llama_config.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "selm/util/error.hpp"
+#include "selm/util/json_depth.hpp"
 
 namespace selm {
+
+namespace {
+
+// Upper bounds that keep a hostile config.json from sizing tensors of terabytes (or sizes whose
+// products overflow) before anything is allocated. Each is far above every released model: the
+// largest vocabularies have about 2^18 tokens (Gemma 3: 262,144), the widest models 2^14
+// (hidden_size 16,384) and 53,248 (2^15.7, intermediate_size of Llama 3.1 405B), at most 128
+// heads and 126 layers, and the largest dense models about 2^38.6 parameters (405B).
+constexpr std::int64_t kMaxVocabSize = std::int64_t{1} << 31;      // token ids stay within int32
+constexpr std::int64_t kMaxWidth = std::int64_t{1} << 20;          // hidden, intermediate, head_dim
+constexpr std::int64_t kMaxLayers = std::int64_t{1} << 16;
+constexpr std::int64_t kMaxHeads = std::int64_t{1} << 16;
+constexpr std::uint64_t kMaxParameters = std::uint64_t{1} << 40;   // 4 TB of float32
+
+// a * b, or kMaxParameters + 1 once the product passes kMaxParameters: the factors are bounded
+// above, but their products need not fit in 64 bits.
+std::uint64_t capped_product(std::uint64_t a, std::uint64_t b) {
+  if (a != 0 && b > kMaxParameters / a) return kMaxParameters + 1;
+  return a * b;
+}
+
+std::uint64_t capped_sum(std::uint64_t a, std::uint64_t b) { return std::min(a + b, kMaxParameters + 1); }
+
+std::string at_most(std::int64_t bound, std::int64_t value) {
+  return "must be at most " + std::to_string(bound) + " (far above any real model), got " + std::to_string(value);
+}
+
+}  // namespace
 
 void LlamaConfig::validate(const FieldChecker& check) const {
   check.require(model_type == "llama" || model_type == "mistral", "model_type",
                 "must be llama or mistral, got '" + model_type + "'");
   check.require(vocab_size >= 0, "vocab_size", "must be positive, or 0 to take it from the tokenizer");
+  check.require(vocab_size <= kMaxVocabSize, "vocab_size", at_most(kMaxVocabSize, vocab_size));
   check.require(hidden_size > 0, "hidden_size", "must be positive");
+  check.require(hidden_size <= kMaxWidth, "hidden_size", at_most(kMaxWidth, hidden_size));
   check.require(intermediate_size > 0, "intermediate_size", "must be positive");
+  check.require(intermediate_size <= kMaxWidth, "intermediate_size", at_most(kMaxWidth, intermediate_size));
   check.require(num_hidden_layers > 0, "num_hidden_layers", "must be positive");
+  check.require(num_hidden_layers <= kMaxLayers, "num_hidden_layers", at_most(kMaxLayers, num_hidden_layers));
   check.require(num_attention_heads > 0, "num_attention_heads", "must be positive");
+  check.require(num_attention_heads <= kMaxHeads, "num_attention_heads", at_most(kMaxHeads, num_attention_heads));
   check.require(num_key_value_heads > 0, "num_key_value_heads", "must be positive");
+  check.require(num_key_value_heads <= kMaxHeads, "num_key_value_heads", at_most(kMaxHeads, num_key_value_heads));
   check.require(num_attention_heads % num_key_value_heads == 0, "num_key_value_heads",
                 "must divide num_attention_heads (" + std::to_string(num_attention_heads) + "), got " +
                     std::to_string(num_key_value_heads));
   check.require(head_dim >= 0, "head_dim", "must be positive, or 0 for hidden_size / num_attention_heads");
+  check.require(head_dim <= kMaxWidth, "head_dim", at_most(kMaxWidth, head_dim));
   // An explicit head_dim (Mistral-Nemo style) frees the width from being a multiple of the heads.
   if (head_dim == 0) {
     check.require(hidden_size % num_attention_heads == 0, "num_attention_heads",
@@ -31,14 +70,34 @@ void LlamaConfig::validate(const FieldChecker& check) const {
   // Rotate-half pairs the two halves of each head.
   check.require(resolved_head_dim() % 2 == 0, head_dim > 0 ? "head_dim" : "num_attention_heads",
                 "the head width (" + std::to_string(resolved_head_dim()) + ") must be even for rotary embeddings");
+  // Each dimension may be within bounds and the whole still absurd (2^20 wide and 2^16 deep).
+  const auto width = static_cast<std::uint64_t>(hidden_size);
+  const auto query_width = capped_product(static_cast<std::uint64_t>(num_attention_heads),
+                                          static_cast<std::uint64_t>(resolved_head_dim()));
+  const auto key_value_width = capped_product(static_cast<std::uint64_t>(num_key_value_heads),
+                                              static_cast<std::uint64_t>(resolved_head_dim()));
+  // q, k, v and o projections; then the SwiGLU's gate, up and down.
+  const std::uint64_t attention = capped_product(width, capped_sum(2 * query_width, 2 * key_value_width));
+  const std::uint64_t mlp = capped_product(3 * width, static_cast<std::uint64_t>(intermediate_size));
+  const std::uint64_t layers =
+      capped_product(static_cast<std::uint64_t>(num_hidden_layers), capped_sum(capped_sum(attention, mlp), 2 * width));
+  const std::uint64_t embeddings =
+      capped_product(static_cast<std::uint64_t>(vocab_size) * (tie_word_embeddings ? 1 : 2), width);
+  const std::uint64_t parameters = capped_sum(layers, embeddings);
+  check.require(parameters <= kMaxParameters, embeddings > layers ? "vocab_size" : "num_hidden_layers",
+                "the model would have " + (parameters > kMaxParameters ? "more than " + std::to_string(kMaxParameters)
+                                                                       : std::to_string(parameters)) +
+                    " parameters (limit " + std::to_string(kMaxParameters) + ", far above any real model)");
   check.require(max_position_embeddings > 0, "max_position_embeddings", "must be positive");
-  check.require(rms_norm_eps > 0, "rms_norm_eps", "must be positive");
-  check.require(rope_theta > 0, "rope_theta", "must be positive");
+  // NaN fails every comparison; infinity would pass "positive" and poison the rotary tables.
+  check.require(rms_norm_eps > 0 && std::isfinite(rms_norm_eps), "rms_norm_eps", "must be positive and finite");
+  check.require(rope_theta > 0 && std::isfinite(rope_theta), "rope_theta", "must be positive and finite");
   check.require(sliding_window >= 0, "sliding_window", "must be 0 (full attention) or positive");
   // config.json of LlamaForCausalLM has no window: a llama model with one would lose it on save.
   check.require(sliding_window == 0 || model_type == "mistral", "sliding_window",
                 "only model_type mistral has a sliding window; use 0 for llama");
-  check.require(initializer_range >= 0, "initializer_range", "must not be negative");
+  check.require(initializer_range >= 0 && std::isfinite(initializer_range), "initializer_range",
+                "must be finite and not negative");
   check.require(bos_token_id >= 0 && (vocab_size == 0 || bos_token_id < vocab_size), "bos_token_id",
                 "must be a token id below vocab_size, got " + std::to_string(bos_token_id));
   check.require(eos_token_id >= 0 && (vocab_size == 0 || eos_token_id < vocab_size), "eos_token_id",
@@ -241,6 +300,47 @@ LlamaConfig llama_config_from_hf_json(const nlohmann::json& config_json, const s
   }
   config.validate(FieldChecker("", &origins));
   return config;
+}
+
+nlohmann::json parse_hf_json_text(std::string_view text, const std::string& source) {
+  require_json_depth_within(text, source);
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& error) {
+    throw InputError(location_prefix(source) + "invalid JSON at byte " + std::to_string(error.byte));
+  } catch (const json::out_of_range&) {
+    // nlohmann::json refuses numbers beyond double's range (1e309) with out_of_range, not
+    // parse_error.
+    throw InputError(location_prefix(source) + "invalid JSON: a number is out of range");
+  }
+}
+
+std::vector<std::int64_t> hf_end_token_ids(const nlohmann::json& config_json, const std::string& source) {
+  std::vector<std::int64_t> ids;
+  std::set<std::int64_t> seen;  // a set: a hostile file may list a million ids
+  if (!config_json.is_object()) return ids;
+  const auto eos = config_json.find("eos_token_id");
+  if (eos == config_json.end() || eos->is_null()) return ids;
+  const auto invalid = [&] {
+    throw InputError(location_prefix(source) + "key 'eos_token_id': must be a token id or a list of token ids, got " +
+                     HfConfigReader::excerpt(*eos));
+  };
+  const auto add = [&](const json& id) {
+    // Unsigned values above int64's range would wrap to negative ids.
+    if (!id.is_number_integer() || (id.is_number_unsigned() && id.get<std::uint64_t>() > static_cast<std::uint64_t>(
+                                                                   std::numeric_limits<std::int64_t>::max())) ||
+        id.get<std::int64_t>() < 0) {
+      invalid();
+    }
+    const auto value = id.get<std::int64_t>();
+    if (seen.insert(value).second) ids.push_back(value);
+  };
+  if (eos->is_array()) {
+    for (const json& id : *eos) add(id);
+  } else {
+    add(*eos);
+  }
+  return ids;
 }
 
 nlohmann::json llama_config_to_hf_json(const LlamaConfig& config) {

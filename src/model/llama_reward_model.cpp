@@ -51,12 +51,7 @@ LlamaConfig read_reward_model_config(const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / kModelConfigFile;
   if (!std::filesystem::exists(path)) throw InputError(dir.string() + ": missing " + kModelConfigFile);
   const std::string where = path.string() + ": ";
-  json config_json;
-  try {
-    config_json = json::parse(read_file(path));
-  } catch (const json::parse_error& error) {
-    throw InputError(where + "invalid JSON at byte " + std::to_string(error.byte));
-  }
+  const json config_json = parse_hf_json_text(read_file(path), path.string());
   if (!config_json.is_object()) throw InputError(where + "expected a JSON object");
 
   const auto architectures = config_json.find("architectures");

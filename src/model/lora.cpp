@@ -11,37 +11,6 @@
 
 namespace selm {
 
-std::string lora_targets_problem(const std::vector<std::string>& targets) {
-  const auto& names = lora_target_names();
-  if (targets.empty()) return "must name at least one projection";
-  std::set<std::string> seen;
-  for (const std::string& target : targets) {
-    if (target == kLoraAllLinear) {
-      if (targets.size() != 1) return "all-linear must be the only entry";
-      continue;
-    }
-    if (std::find(names.begin(), names.end(), target) == names.end()) {
-      std::string known;
-      for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
-      return "unknown module '" + target + "' (known: " + known + ", or all-linear)";
-    }
-    if (!seen.insert(target).second) return "'" + target + "' is listed twice";
-  }
-  return "";
-}
-
-std::vector<std::string> resolve_lora_targets(const std::vector<std::string>& targets, const std::string& key) {
-  const std::string problem = lora_targets_problem(targets);
-  if (!problem.empty()) throw InputError("key '" + key + "': " + problem);
-  const auto& names = lora_target_names();
-  if (targets.front() == kLoraAllLinear) return {names.begin(), names.end() - 1};  // all but lm_head, as PEFT
-  std::vector<std::string> ordered;
-  for (const auto& name : names) {
-    if (std::find(targets.begin(), targets.end(), name) != targets.end()) ordered.push_back(name);
-  }
-  return ordered;
-}
-
 void check_lora_adapter_spec(const LoraAdapterSpec& spec) {
   if (spec.rank < 1) throw InputError("LoRA rank r must be at least 1, got " + std::to_string(spec.rank));
   if (!(spec.alpha > 0)) throw InputError("LoRA lora_alpha must be positive, got " + std::to_string(spec.alpha));

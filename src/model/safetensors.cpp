@@ -11,21 +11,17 @@
 #include <limits>
 #include <random>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "selm/model/safetensors_header.hpp"
 #include "selm/util/error.hpp"
 
 namespace selm {
 
 namespace {
-
-// Real checkpoints have headers of a few hundred KB; the reference implementation refuses more
-// than 100 MB, and so do we, so a corrupt length cannot make us parse gigabytes.
-constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 
 struct DtypeEntry {
   const char* name;
@@ -33,19 +29,14 @@ struct DtypeEntry {
   std::uint64_t element_size;
 };
 
-// Safetensors dtypes that LibTorch 1.13 can hold.
+// Safetensors dtypes that LibTorch 1.13 can hold; the format's others (F8_E4M3, F8_E5M2, U16,
+// U32, U64) are refused as unsupported.
 constexpr DtypeEntry kSupportedDtypes[] = {
     {"F64", torch::kFloat64, 8}, {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
     {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8}, {"I32", torch::kInt32, 4},
     {"I16", torch::kInt16, 2},   {"I8", torch::kInt8, 1},       {"U8", torch::kUInt8, 1},
     {"BOOL", torch::kBool, 1},
 };
-
-// Valid safetensors dtypes without a LibTorch 1.13 counterpart.
-const std::set<std::string>& unsupported_dtype_names() {
-  static const std::set<std::string> names = {"F8_E4M3", "F8_E5M2", "U16", "U32", "U64"};
-  return names;
-}
 
 const DtypeEntry* find_dtype(const std::string& name) {
   for (const DtypeEntry& entry : kSupportedDtypes) {
@@ -67,22 +58,7 @@ void require_little_endian_host() {
   }
 }
 
-std::string shape_string(const std::vector<std::int64_t>& shape) {
-  std::ostringstream out;
-  out << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
 
-std::string shape_string(torch::IntArrayRef shape) { return shape_string(shape.vec()); }
-
-// A short rendering of a JSON value for messages.
-std::string json_excerpt(const nlohmann::json& value) {
-  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  return text;
-}
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -120,125 +96,25 @@ SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path) {
   mapping_ = static_cast<const unsigned char*>(mapped);
 
   try {
-    std::uint64_t header_length = 0;
-    for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | mapping_[i];
-    if (header_length > file_size_ - 8) {
-      fail("header length " + std::to_string(header_length) + " runs past the end of the file (" +
-           std::to_string(file_size_) + " bytes): truncated file or corrupt header length");
-    }
-    if (header_length > kMaxHeaderBytes) {
-      fail("header length " + std::to_string(header_length) + " exceeds the limit of " +
-           std::to_string(kMaxHeaderBytes) + " bytes");
-    }
-    data_start_ = 8 + header_length;
-    const std::uint64_t data_size = file_size_ - data_start_;
-
-    // nlohmann::json keeps the last of duplicate keys silently; the parse callback sees every
-    // key of the top-level object, so duplicates are caught here.
-    std::set<std::string> seen_names;
-    std::string duplicate_name;
-    auto on_parse_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-      if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string()) {
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (!seen_names.insert(key).second && duplicate_name.empty()) duplicate_name = key;
-      }
-      return true;
-    };
-    const char* header_begin = reinterpret_cast<const char*>(mapping_ + 8);
-    const nlohmann::json header = nlohmann::json::parse(header_begin, header_begin + header_length,
-                                                        on_parse_event, /*allow_exceptions=*/false);
-    if (header.is_discarded()) fail("header is not valid JSON");
-    if (!header.is_object()) fail("header is not a JSON object");
-    if (!duplicate_name.empty()) fail_tensor(duplicate_name, "duplicate tensor name in header");
-
-    for (const auto& [name, entry] : header.items()) {
-      if (name == "__metadata__") {
-        if (!entry.is_object()) fail("__metadata__ is not a JSON object");
-        for (const auto& [key, value] : entry.items()) {
-          if (!value.is_string()) fail("__metadata__ value of '" + key + "' is not a string");
-          metadata_[key] = value.get<std::string>();
-        }
-        continue;
-      }
-      if (!entry.is_object()) fail_tensor(name, "header entry is not a JSON object");
-      SafetensorsTensorInfo info;
-      info.name = name;
-
-      const auto dtype_it = entry.find("dtype");
-      if (dtype_it == entry.end() || !dtype_it->is_string()) fail_tensor(name, "missing or non-string 'dtype'");
-      info.dtype = dtype_it->get<std::string>();
-      const DtypeEntry* dtype = find_dtype(info.dtype);
+    const std::string_view bytes(reinterpret_cast<const char*>(mapping_), file_size_);
+    SafetensorsHeader header = parse_safetensors_header(bytes, file_size_, file);
+    data_start_ = header.data_start;
+    metadata_ = std::move(header.metadata);
+    tensors_.reserve(header.tensors.size());
+    for (SafetensorsHeaderEntry& entry : header.tensors) {
+      const DtypeEntry* dtype = find_dtype(entry.dtype);
       if (dtype == nullptr) {
-        if (unsupported_dtype_names().count(info.dtype)) {
-          fail_tensor(name, "unsupported dtype '" + info.dtype + "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
-        }
-        fail_tensor(name, "unknown dtype '" + info.dtype.substr(0, 40) + "'");
+        fail_tensor(entry.name, "unsupported dtype '" + entry.dtype +
+                                    "' (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
       }
+      SafetensorsTensorInfo info;
+      info.name = std::move(entry.name);
+      info.dtype = std::move(entry.dtype);
       info.scalar_type = dtype->scalar_type;
-
-      const auto shape_it = entry.find("shape");
-      if (shape_it == entry.end() || !shape_it->is_array()) fail_tensor(name, "missing or non-list 'shape'");
-      // The element count, with overflow checked: a corrupt shape must not wrap around and pass
-      // the byte-size check.
-      std::uint64_t element_count = 1;
-      bool too_large = false;
-      for (const nlohmann::json& dimension : *shape_it) {
-        if (!dimension.is_number_integer()) {
-          fail_tensor(name, "shape entry " + json_excerpt(dimension) + " is not a non-negative integer");
-        }
-        if (dimension.is_number_unsigned()) {
-          const std::uint64_t size = dimension.get<std::uint64_t>();
-          if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-            fail_tensor(name, "shape entry " + json_excerpt(dimension) + " is too large");
-          }
-          info.shape.push_back(static_cast<std::int64_t>(size));
-        } else {
-          const std::int64_t size = dimension.get<std::int64_t>();
-          if (size < 0) fail_tensor(name, "shape entry " + std::to_string(size) + " is negative");
-          info.shape.push_back(size);
-        }
-        const auto size = static_cast<std::uint64_t>(info.shape.back());
-        if (size != 0 && element_count > std::numeric_limits<std::uint64_t>::max() / size) too_large = true;
-        element_count *= size;
-      }
-
-      const auto offsets_it = entry.find("data_offsets");
-      if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2 ||
-          !(*offsets_it)[0].is_number_unsigned() || !(*offsets_it)[1].is_number_unsigned()) {
-        fail_tensor(name, "'data_offsets' must be a list of two non-negative integers");
-      }
-      info.begin = (*offsets_it)[0].get<std::uint64_t>();
-      info.end = (*offsets_it)[1].get<std::uint64_t>();
-      const std::string offsets_text = "[" + std::to_string(info.begin) + ", " + std::to_string(info.end) + "]";
-      if (info.begin > info.end) fail_tensor(name, "data_offsets " + offsets_text + " begin after they end");
-      if (info.end > data_size) {
-        fail_tensor(name, "data_offsets " + offsets_text + " run past the end of the file (data buffer holds " +
-                              std::to_string(data_size) + " bytes): truncated file?");
-      }
-      if (too_large || element_count > std::numeric_limits<std::uint64_t>::max() / dtype->element_size) {
-        fail_tensor(name, "shape " + shape_string(info.shape) + " is too large");
-      }
-      const std::uint64_t expected_bytes = element_count * dtype->element_size;
-      if (expected_bytes != info.byte_size()) {
-        fail_tensor(name, "byte size " + std::to_string(info.byte_size()) + " of data_offsets " + offsets_text +
-                              " does not match shape " + shape_string(info.shape) + " x " + info.dtype + " (" +
-                              std::to_string(expected_bytes) + " bytes)");
-      }
+      info.shape = std::move(entry.shape);
+      info.begin = entry.begin;
+      info.end = entry.end;
       tensors_.push_back(std::move(info));
-    }
-
-    std::sort(tensors_.begin(), tensors_.end(), [](const SafetensorsTensorInfo& a, const SafetensorsTensorInfo& b) {
-      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    });
-    // Empty tensors hold no bytes and cannot overlap anything; among the others, each must
-    // start at or after the furthest end seen so far.
-    const SafetensorsTensorInfo* furthest = nullptr;
-    for (const SafetensorsTensorInfo& info : tensors_) {
-      if (info.byte_size() == 0) continue;
-      if (furthest != nullptr && info.begin < furthest->end) {
-        fail_tensor(info.name, "data overlaps tensor '" + furthest->name + "'");
-      }
-      if (furthest == nullptr || info.end > furthest->end) furthest = &info;
     }
     for (std::size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
   } catch (...) {
@@ -318,8 +194,8 @@ void SafetensorsFile::copy_into(const std::string& name, const torch::Tensor& de
   const SafetensorsTensorInfo& entry = info(name);
   if (!destination.defined()) throw std::invalid_argument("copy_into: destination tensor is undefined");
   if (destination.sizes().vec() != entry.shape) {
-    throw InputError(path_.string() + ": shape " + shape_string(entry.shape) + " does not match the destination's " +
-                     shape_string(destination.sizes()) + " (tensor " + name + ")");
+    throw InputError(path_.string() + ": shape " + safetensors_shape_text(entry.shape) + " does not match the destination's " +
+                     safetensors_shape_text(destination.sizes().vec()) + " (tensor " + name + ")");
   }
   torch::NoGradGuard no_grad;
   const auto address = reinterpret_cast<std::uintptr_t>(mapping_ + data_start_ + entry.begin);

@@ -19,6 +19,7 @@
 #include "selm/run/run_paths.hpp"
 #include "selm/util/clock.hpp"
 #include "selm/util/error.hpp"
+#include "selm/util/file_lock.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 
@@ -49,6 +50,8 @@ class OnlineRun {
   bool should_stop(const std::string& stage) const { return options_.stop_after_stage == stage; }
 
   void open_run_directory();
+  // Rank 0 only: takes the run directory's lock, or throws InputError naming its holder.
+  void lock_run_directory();
   void write_initial_model();
   const RoundSettings& round_settings(std::int64_t round);
   std::int64_t samples(std::int64_t round) {
@@ -71,6 +74,7 @@ class OnlineRun {
   void train(std::int64_t round);
   void evaluate(std::int64_t round);
   void write_metrics();
+  void write_report();
 
   // The earlier stages' outputs: in memory, or read back from their files after a resume.
   const std::vector<TrainPrompt>& round_prompts(std::int64_t round);
@@ -84,6 +88,9 @@ class OnlineRun {
   SharedArtifacts artifacts_;  // every file of the run directory is written through it
   ModelSlot slot_;
   RunPaths paths_;
+  // Held by rank 0 from the moment the run directory is opened: a second `selm train` on the
+  // same directory stops instead of interleaving its writes with this one's.
+  std::optional<FileLock> run_lock_;
   RunState state_;
   // Everything the run reads is checked before the run directory is created or changed.
   OnlineRunInputs inputs_;
@@ -104,8 +111,24 @@ void OnlineRun::complete(const std::string& stage, double seconds) {
   log::info("stage " + stage + text);
 }
 
+void OnlineRun::lock_run_directory() {
+  fs::create_directories(paths_.dir);
+  run_lock_ = FileLock::try_acquire(paths_.lock());
+  if (!run_lock_) {
+    const std::string holder = FileLock::holder_of(paths_.lock());
+    throw InputError(paths_.dir.string() + ": another selm train is working on this run (" +
+                     (holder.empty() ? std::string("holder unknown") : holder) + ", lock " + paths_.lock().string() +
+                     "); wait for it to finish or stop it, or choose another run.name");
+  }
+  if (!run_lock_->taken_over_from().empty()) {
+    log::info(paths_.dir.string() + ": taking over the lock left by " + run_lock_->taken_over_from() +
+              ", which is no longer running");
+  }
+}
+
 void OnlineRun::open_run_directory() {
   paths_.dir = fs::path(config_.run.output_dir) / config_.run.name;
+  if (artifacts_.writes()) lock_run_directory();
   if (fs::exists(paths_.state())) {
     state_ = read_run_state(paths_.state());
     const Config stored = load_config({paths_.config().string()}, {});
@@ -121,7 +144,7 @@ void OnlineRun::open_run_directory() {
       log::warn("continuing " + paths_.dir.string() + " with a changed config (--force):" + text);
     }
   } else {
-    fs::create_directories(paths_.dir);
+    artifacts_.write_with([&] { fs::create_directories(paths_.dir); });
     state_ = RunState{};
   }
   // Every rank has read the run's state before rank 0 writes it.
@@ -346,15 +369,27 @@ bool OnlineRun::run_round(std::int64_t round) {
   return true;
 }
 
+void OnlineRun::write_report() {
+  const auto start = std::chrono::steady_clock::now();
+  artifacts_.write_with([&] { std::cout << options_.write_report(paths_.dir); });
+  complete("report", seconds_since(start));
+}
+
 OnlineTrainResult OnlineRun::run() {
   inputs_ = read_online_run_inputs(config_);
   open_run_directory();
   OnlineTrainResult result;
   result.run_dir = paths_.dir;
   if (state_.finished) {
-    log::info(paths_.dir.string() + ": this run has finished; nothing to do (delete the directory or change run.name "
-              "to start again)");
-    result.already_finished = true;
+    // A report that a crash or a full disk prevented is drawn now.
+    const bool report_missing = !done("report") && options_.write_report;
+    if (report_missing) {
+      write_report();
+    } else {
+      log::info(paths_.dir.string() + ": this run has finished; nothing to do (delete the directory or change "
+                "run.name to start again)");
+    }
+    result.already_finished = !report_missing;
     result.state = state_;
     return result;
   }
@@ -371,14 +406,10 @@ OnlineTrainResult OnlineRun::run() {
   if (!result.stopped_early) {
     slot_.release();
     // Finished before the report is drawn, so that the report says so; a report lost to a crash
-    // here is redrawn by `selm report`.
+    // here is drawn by the next `selm train` (or by `selm report`).
     state_.finished = true;
     write_run_state(artifacts_, paths_.state(), state_);
-    if (!done("report") && options_.write_report) {
-      const auto start = std::chrono::steady_clock::now();
-      artifacts_.write_with([&] { std::cout << options_.write_report(paths_.dir); });
-      complete("report", seconds_since(start));
-    }
+    if (!done("report") && options_.write_report) write_report();
     log::info("run finished: " + paths_.dir.string());
   }
   result.state = state_;

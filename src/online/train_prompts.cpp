@@ -65,8 +65,11 @@ std::vector<TrainPrompt> read_round_prompts(const std::filesystem::path& prompts
                                             const std::vector<TrainPrompt>& dataset, const std::string& train_file) {
   std::vector<TrainPrompt> prompts;
   for (const auto& [line, value] : read_jsonl(prompts_file)) {
-    (void)line;
-    const auto index = value.at("dataset_index").get<std::int64_t>();
+    const auto found = value.is_object() ? value.find("dataset_index") : value.end();
+    if (found == value.end() || !found->is_number_integer()) {
+      throw_input_error(prompts_file.string(), line, "key 'dataset_index': must be an integer");
+    }
+    const auto index = found->get<std::int64_t>();
     if (index < 0 || index >= static_cast<std::int64_t>(dataset.size())) {
       throw InputError(prompts_file.string() + ": dataset_index " + std::to_string(index) + " is not in " + train_file +
                        " any more");

@@ -4,6 +4,7 @@
 
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
+#include "selm/util/json_depth.hpp"
 
 namespace selm {
 
@@ -12,12 +13,16 @@ namespace {
 template <class Json>
 Json parse_json_file(const std::filesystem::path& file) {
   const std::string text = read_file(file);
+  require_json_depth_within(text, file.string());
   try {
     return Json::parse(text);
   } catch (const nlohmann::json::parse_error& error) {
     const std::size_t end = std::min(text.size(), error.byte > 0 ? error.byte - 1 : 0);
     const std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + end, '\n'));
     throw_input_error(file.string(), line, "invalid JSON");
+  } catch (const nlohmann::json::out_of_range&) {
+    // nlohmann::json refuses numbers beyond double's range (1e309) with out_of_range.
+    throw_input_error(file.string(), 0, "invalid JSON: a number is out of range");
   }
 }
 

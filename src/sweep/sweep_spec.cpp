@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "selm/config/config.hpp"
@@ -124,7 +125,10 @@ SweepSpec load_sweep_spec(const std::filesystem::path& file) {
       for (const YAML::Node& item : items) {
         const std::filesystem::path base = expect_string(item, file_name, "base");
         const std::filesystem::path resolved = base.is_absolute() ? base : folder / base;
-        if (!std::filesystem::is_regular_file(resolved)) {
+        // The error_code form: a name the system refuses (too long, a NUL) is not found either,
+        // rather than a filesystem_error.
+        std::error_code error;
+        if (!std::filesystem::is_regular_file(resolved, error)) {
           throw_input_error(file_name, line_of(item),
                             "key 'base': config file '" + base.string() + "' not found (looked for " + resolved.string() + ")");
         }

@@ -17,6 +17,7 @@
 #include "selm/train/sft_trainer.hpp"
 #include "selm/util/clock.hpp"
 #include "selm/util/error.hpp"
+#include "selm/util/file_lock.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
 #include "selm/util/sha256.hpp"
@@ -364,12 +365,20 @@ TaskAssets prepare_task(const Config& config, const TaskPrepareOptions& options)
   const LexiconJudge judge(config.judge.lexicon);
   const std::string key = cache_key(config.task, corpus.content_sha256, judge.config_hash());
   const fs::path directory = entry_directory(config.task, key);
-  if (auto reused = completed_entry(directory, key)) {
+  const auto reuse = [&](const TaskAssets& reused) {
     log::info("task fortunes: reusing " + directory.string() + " (prepared in " +
-              format_number(reused->preparation_seconds, 1) + " s; SFT held-out perplexity " +
-              format_number(reused->sft_perplexity) + ")");
-    return *reused;
-  }
+              format_number(reused.preparation_seconds, 1) + " s; SFT held-out perplexity " +
+              format_number(reused.sft_perplexity) + ")");
+    return reused;
+  };
+  if (auto reused = completed_entry(directory, key)) return reuse(*reused);
+  // Runs started together (a sweep's) would otherwise prepare the entry side by side, each
+  // deleting the other's half-made files: one prepares, the others wait and then reuse it.
+  const FileLock lock = FileLock::acquire(directory.string() + ".lock", [&](const std::string& holder) {
+    log::info("task fortunes: waiting for " + (holder.empty() ? std::string("another process") : holder) +
+              ", which is preparing " + directory.string());
+  });
+  if (auto reused = completed_entry(directory, key)) return reuse(*reused);
   if (fs::exists(directory)) {
     log::info("task fortunes: " + directory.string() + " is incomplete (no valid " + kTaskDoneFile +
               "); preparing it again");

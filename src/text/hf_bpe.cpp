@@ -26,6 +26,11 @@ std::size_t hash_of(std::uint64_t key) {
 
 std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
+// The tokens are stored by id, so the largest id sizes the table: a single token with id 2^31-1
+// would allocate 64 GB. Real vocabularies are dense (ids 0..n-1, at most a few ids left to the
+// added tokens); a million ids without a token is far more than any of them leaves.
+constexpr std::int64_t kMaxVocabIdsWithoutToken = std::int64_t{1} << 20;
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -114,6 +119,11 @@ void BpeModel::read_vocab(const JsonNode& vocab) {
         id.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max())
       vocab.fail(in_quotes(token) + " must map to a non-negative integer id");
     max_id = std::max(max_id, id.get<std::int64_t>());
+  }
+  const auto entries = static_cast<std::int64_t>(vocab.value().size());
+  if (max_id + 1 - entries > kMaxVocabIdsWithoutToken) {
+    vocab.fail("ids up to " + std::to_string(max_id) + " for " + std::to_string(entries) + " tokens leave more than " +
+               std::to_string(kMaxVocabIdsWithoutToken) + " ids without a token");
   }
   tokens_.assign(static_cast<std::size_t>(max_id + 1), std::string());
   has_token_.assign(static_cast<std::size_t>(max_id + 1), false);

@@ -17,6 +17,7 @@
 #include "hf_pre_tokenizer.hpp"
 #include "hf_unicode.hpp"
 #include "selm/util/error.hpp"
+#include "selm/util/json_depth.hpp"
 #include "selm/util/files.hpp"
 
 namespace selm {
@@ -300,9 +301,14 @@ std::unique_ptr<HfTokenizer> HfTokenizer::load(const fs::path& tokenizer_json, T
   impl->config = std::move(config);
   nlohmann::json document;
   try {
-    document = nlohmann::json::parse(read_file(tokenizer_json));
+    const std::string text = read_file(tokenizer_json);
+    require_json_depth_within(text, impl->file);
+    document = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw_input_error(impl->file, 0, std::string("invalid JSON: ") + e.what());
+  } catch (const nlohmann::json::out_of_range&) {
+    // nlohmann::json refuses numbers beyond double's range (1e309) with out_of_range.
+    throw_input_error(impl->file, 0, "invalid JSON: a number is out of range");
   }
   const JsonNode root(document, impl->file, "");
   root.require_object();

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "selm/util/error.hpp"
+#include "selm/util/json_depth.hpp"
 #include "selm/util/files.hpp"
 
 namespace selm {
@@ -108,10 +109,14 @@ TokenizerConfig read_tokenizer_config(const fs::path& path) {
   const std::string text = read_file(path);
   TokenizerConfig config;
   config.path = path;
+  require_json_depth_within(text, path.string());
   try {
     config.raw = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw_input_error(path.string(), 0, std::string("invalid JSON: ") + e.what());
+  } catch (const nlohmann::json::out_of_range&) {
+    // nlohmann::json refuses numbers beyond double's range (1e309) with out_of_range.
+    throw_input_error(path.string(), 0, "invalid JSON: a number is out of range");
   }
   if (!config.raw.is_object()) throw_input_error(path.string(), 0, "must be a JSON object");
   const ConfigReader reader(config.raw, path);

@@ -153,10 +153,22 @@ void save_checkpoint(const fs::path& output_dir, const TrainerState& state, cons
     write_file_atomic(temporary / kTrainerStateFile, state_to_json(stored).dump(2) + "\n");
     for (const fs::path& file : extra_files) rename_or_throw(file, temporary / file.filename());
     fsync_tree(temporary);
-  } catch (...) {
+  } catch (const InputError&) {
     std::error_code ignored;
     fs::remove_all(temporary, ignored);
     throw;
+  } catch (const std::exception& error) {
+    // LibTorch's serializer reports a failed write ("file write failed") without the file or the
+    // reason; the message names the checkpoint, and says so when the disk is full.
+    std::error_code ignored;
+    fs::remove_all(temporary, ignored);
+    std::string what = error.what();
+    what = what.substr(0, what.find('\n'));
+    const fs::space_info space = fs::space(output_dir, ignored);
+    if (!ignored && space.available < (std::uintmax_t{1} << 20)) {
+      what += " (the file system has only " + std::to_string(space.available) + " bytes free)";
+    }
+    throw std::runtime_error(temporary.string() + ": cannot write the checkpoint: " + what);
   }
   const fs::path current = output_dir / kCheckpointDirName;
   const fs::path previous = output_dir / kPreviousCheckpointDirName;

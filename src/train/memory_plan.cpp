@@ -32,25 +32,37 @@ constexpr double kCpuAllocatorSlack = 0.01;
 constexpr std::int64_t kCudaRuntimeBaseBytes = 1 * kGiB;
 constexpr double kCudaAllocatorSlack = 0.05;
 
-std::int64_t runtime_bytes(PlanDevice device, std::int64_t tensor_bytes) {
+double runtime_bytes(PlanDevice device, double tensor_bytes) {
   const bool cuda = device == PlanDevice::cuda;
-  const double slack = (cuda ? kCudaAllocatorSlack : kCpuAllocatorSlack) * static_cast<double>(tensor_bytes);
-  return (cuda ? kCudaRuntimeBaseBytes : kCpuRuntimeBaseBytes) + static_cast<std::int64_t>(slack);
+  const double slack = (cuda ? kCudaAllocatorSlack : kCpuAllocatorSlack) * tensor_bytes;
+  return static_cast<double>(cuda ? kCudaRuntimeBaseBytes : kCpuRuntimeBaseBytes) + std::floor(slack);
+}
+
+// Sizes are computed in double precision: exact for every real model and batch (below 2^53), and
+// a hostile config (a batch of 2^62 rows, a vocabulary of 2^40) gives a huge plan that does not
+// fit, where 64-bit products would wrap around to a small one that does.
+using Bytes = double;
+
+// Bytes as a 64-bit count, saturated at its largest value.
+std::int64_t saturated(Bytes bytes) {
+  constexpr Bytes largest = 9.2e18;  // just below 2^63
+  return bytes >= largest ? std::int64_t{9'200'000'000'000'000'000} : static_cast<std::int64_t>(std::max<Bytes>(0, bytes));
 }
 
 struct Shapes {
-  std::int64_t width, inner, layers, heads, kv_heads, head_dim, vocab;
-  std::int64_t q_width() const { return heads * head_dim; }
-  std::int64_t kv_width() const { return kv_heads * head_dim; }
+  Bytes width, inner, layers, heads, kv_heads, head_dim, vocab;
+  Bytes q_width() const { return heads * head_dim; }
+  Bytes kv_width() const { return kv_heads * head_dim; }
 };
 
 Shapes shapes_of(const LlamaConfig& model) {
-  return {model.hidden_size, model.intermediate_size, model.num_hidden_layers, model.num_attention_heads,
-          model.num_key_value_heads, model.resolved_head_dim(), model.vocab_size};
+  return {Bytes(model.hidden_size),         Bytes(model.intermediate_size),   Bytes(model.num_hidden_layers),
+          Bytes(model.num_attention_heads), Bytes(model.num_key_value_heads), Bytes(model.resolved_head_dim()),
+          Bytes(model.vocab_size)};
 }
 
 // (in, out) of a projection by its Hugging Face name.
-std::pair<std::int64_t, std::int64_t> projection_shape(const Shapes& s, const std::string& name) {
+std::pair<Bytes, Bytes> projection_shape(const Shapes& s, const std::string& name) {
   if (name == "q_proj") return {s.width, s.q_width()};
   if (name == "k_proj" || name == "v_proj") return {s.width, s.kv_width()};
   if (name == "o_proj") return {s.q_width(), s.width};
@@ -68,8 +80,8 @@ std::pair<std::int64_t, std::int64_t> projection_shape(const Shapes& s, const st
 // bf16_mixed: the residual stream stays fp32 (the embedding and the additions are not autocast),
 // matmul outputs and their inputs' casts are bf16, and the rotary embedding promotes q and k to
 // fp32 (its tables are fp32).
-std::int64_t layer_bytes_per_token(const Shapes& s, const MemoryPlanInputs& in) {
-  std::int64_t bytes;
+Bytes layer_bytes_per_token(const Shapes& s, const MemoryPlanInputs& in) {
+  Bytes bytes;
   if (in.autocast_bf16) {
     bytes = 2 * s.width * 4 + (2 * s.width + 2 * s.q_width() + 2 * s.kv_width() + 3 * s.inner) * 2 +
             (s.q_width() + s.kv_width()) * 4;
@@ -77,7 +89,7 @@ std::int64_t layer_bytes_per_token(const Shapes& s, const MemoryPlanInputs& in) 
     bytes = (4 * s.width + 2 * s.q_width() + 2 * s.kv_width() + 3 * s.inner) * in.weight_bytes;
   }
   if (in.lora.rank > 0) {
-    const std::int64_t activation_bytes = in.autocast_bf16 ? 2 : in.weight_bytes;
+    const Bytes activation_bytes = in.autocast_bf16 ? 2 : in.weight_bytes;
     for (const auto& target : in.lora.target_modules) {
       if (target == "lm_head") continue;  // counted with the head
       const auto [input_width, output_width] = projection_shape(s, target);
@@ -91,8 +103,8 @@ std::int64_t layer_bytes_per_token(const Shapes& s, const MemoryPlanInputs& in) 
 }
 
 // Attention probabilities kept per layer for backward, for `rows` rows of `length` tokens.
-std::int64_t attention_bytes_per_layer(const Shapes& s, const MemoryPlanInputs& in, std::int64_t rows,
-                                       std::int64_t length) {
+Bytes attention_bytes_per_layer(const Shapes& s, const MemoryPlanInputs& in, Bytes rows,
+                                       Bytes length) {
   switch (in.attention) {
     case PlanAttention::sliced: return 0;
     case PlanAttention::composed:
@@ -104,23 +116,23 @@ std::int64_t attention_bytes_per_layer(const Shapes& s, const MemoryPlanInputs& 
 }
 
 struct TrainingMemory {
-  std::int64_t activations_plain = 0, activations_checkpointed = 0;
-  std::int64_t head = 0;       // logits of the response positions and their backward
-  std::int64_t workspace = 0;  // gradients flowing through one layer in backward
+  Bytes activations_plain = 0, activations_checkpointed = 0;
+  Bytes head = 0;       // logits of the response positions and their backward
+  Bytes workspace = 0;  // gradients flowing through one layer in backward
 };
 
 TrainingMemory training_memory(const Shapes& s, const MemoryPlanInputs& in) {
-  const std::int64_t rows = in.train_batch_size * in.rows_per_example;
-  const std::int64_t length = in.max_length;
-  const std::int64_t tokens = rows * length;
-  const std::int64_t prompt = std::min(in.max_prompt_length, length - 1);
-  const std::int64_t response_tokens = rows * (length - prompt);
-  const std::int64_t residual_bytes = in.autocast_bf16 ? 4 : in.weight_bytes;
-  const std::int64_t activation_bytes = in.autocast_bf16 ? 2 : in.weight_bytes;
+  const Bytes rows = Bytes(in.train_batch_size) * in.rows_per_example;
+  const Bytes length = in.max_length;
+  const Bytes tokens = rows * length;
+  const Bytes prompt = std::min(Bytes(in.max_prompt_length), length - 1);
+  const Bytes response_tokens = rows * (length - prompt);
+  const Bytes residual_bytes = in.autocast_bf16 ? 4 : in.weight_bytes;
+  const Bytes activation_bytes = in.autocast_bf16 ? 2 : in.weight_bytes;
 
-  const std::int64_t per_layer = tokens * layer_bytes_per_token(s, in) + attention_bytes_per_layer(s, in, rows, length);
-  const std::int64_t mask = rows * length * length;  // the (rows, T, T) bool mask, shared by the layers
-  const std::int64_t final_norm = tokens * s.width * residual_bytes + response_tokens * s.width * activation_bytes;
+  const Bytes per_layer = tokens * layer_bytes_per_token(s, in) + attention_bytes_per_layer(s, in, rows, length);
+  const Bytes mask = rows * length * length;  // the (rows, T, T) bool mask, shared by the layers
+  const Bytes final_norm = tokens * s.width * residual_bytes + response_tokens * s.width * activation_bytes;
   TrainingMemory memory;
   memory.activations_plain = s.layers * per_layer + mask + final_norm;
   // Checkpointed: each layer keeps its input only; one layer at a time is recomputed in backward.
@@ -136,7 +148,9 @@ TrainingMemory training_memory(const Shapes& s, const MemoryPlanInputs& in) {
   return memory;
 }
 
-std::string gib_text(std::int64_t bytes) { return format_bytes(bytes); }
+std::string gib_text(Bytes bytes) { return format_bytes(saturated(bytes)); }
+// An integer count as text, exact below 2^53.
+std::string count_text(Bytes count) { return std::to_string(saturated(count)); }
 
 }  // namespace
 
@@ -162,114 +176,126 @@ const MemoryPart& MemoryPlan::part(const std::string& name) const {
   throw std::out_of_range("memory plan has no part '" + name + "'");
 }
 
-std::int64_t llama_parameter_count(const LlamaConfig& model) {
+namespace {
+
+Bytes parameter_count(const LlamaConfig& model) {
   const Shapes s = shapes_of(model);
-  const std::int64_t per_layer = s.width * s.q_width() * 2 + s.width * s.kv_width() * 2 + 3 * s.width * s.inner +
+  const Bytes per_layer = s.width * s.q_width() * 2 + s.width * s.kv_width() * 2 + 3 * s.width * s.inner +
                                  2 * s.width;
   return s.vocab * s.width * (model.tie_word_embeddings ? 1 : 2) + s.layers * per_layer + s.width;
 }
 
-std::int64_t lora_parameter_count(const LlamaConfig& model, const LoraPlan& lora) {
+Bytes adapter_parameter_count(const LlamaConfig& model, const LoraPlan& lora) {
   if (lora.rank <= 0) return 0;
   const Shapes s = shapes_of(model);
-  std::int64_t count = 0;
+  Bytes count = 0;
   for (const auto& target : lora.target_modules) {
     const auto [input_width, output_width] = projection_shape(s, target);
-    count += lora.rank * (input_width + output_width) * (target == "lm_head" ? 1 : s.layers);
+    count += Bytes(lora.rank) * (input_width + output_width) * (target == "lm_head" ? 1 : s.layers);
   }
   return count;
+}
+
+}  // namespace
+
+std::int64_t llama_parameter_count(const LlamaConfig& model) { return saturated(parameter_count(model)); }
+
+std::int64_t lora_parameter_count(const LlamaConfig& model, const LoraPlan& lora) {
+  return saturated(adapter_parameter_count(model, lora));
 }
 
 MemoryPlan plan_memory(const MemoryPlanInputs& in) {
   const Shapes s = shapes_of(in.model);
   MemoryPlan plan;
-  const std::int64_t base_parameters = llama_parameter_count(in.model);
-  const std::int64_t adapter_parameters = lora_parameter_count(in.model, in.lora);
-  plan.parameters = base_parameters + adapter_parameters;
-  plan.trainable_parameters = in.lora.rank > 0 ? adapter_parameters : base_parameters;
+  const Bytes base_parameters = parameter_count(in.model);
+  const Bytes adapter_parameters = adapter_parameter_count(in.model, in.lora);
+  const Bytes trainable_parameters = in.lora.rank > 0 ? adapter_parameters : base_parameters;
+  plan.parameters = saturated(base_parameters + adapter_parameters);
+  plan.trainable_parameters = saturated(trainable_parameters);
   const bool lora = in.lora.rank > 0;
   // Adapters are trained in the trainable dtype; the base weights keep their storage dtype.
-  const std::int64_t weights = base_parameters * in.weight_bytes + adapter_parameters * in.trainable_bytes;
-  const std::int64_t gradients = plan.trainable_parameters * in.trainable_bytes;
+  const Bytes weights = base_parameters * in.weight_bytes + adapter_parameters * in.trainable_bytes;
+  const Bytes gradients = trainable_parameters * in.trainable_bytes;
   // ZeRO-1 keeps 1/world_size of the moments on each rank (rounded up: shards are whole parameters).
-  const std::int64_t moment_shards = in.shard_optimizer_state ? std::max<std::int64_t>(1, in.world_size) : 1;
-  const std::int64_t moments = (2 * plan.trainable_parameters * in.trainable_bytes + moment_shards - 1) / moment_shards;
+  const Bytes moment_shards = in.shard_optimizer_state ? Bytes(std::max<std::int64_t>(1, in.world_size)) : 1;
+  const Bytes moments = std::ceil(2 * trainable_parameters * in.trainable_bytes / moment_shards);
   // Autocast caches the bf16 cast of every trainable weight a matmul reads (not the embedding,
   // not the norms); frozen base weights are cast anew at each use, one matrix at a time.
-  const std::int64_t embedding = s.vocab * s.width;
-  const std::int64_t matmul_weights = base_parameters - embedding * (in.model.tie_word_embeddings ? 0 : 1) -
+  const Bytes embedding = s.vocab * s.width;
+  const Bytes matmul_weights = base_parameters - embedding * (in.model.tie_word_embeddings ? 0 : 1) -
                                       (2 * s.layers + 1) * s.width;
-  std::int64_t autocast_copies = 0;
+  Bytes autocast_copies = 0;
   if (in.autocast_bf16) autocast_copies = lora ? adapter_parameters * 2 + std::max(s.vocab, s.inner) * s.width * 2 : matmul_weights * 2;
   const TrainingMemory train = training_memory(s, in);
-  plan.activations_without_checkpointing = train.activations_plain + train.head + train.workspace;
-  plan.activations_with_checkpointing = train.activations_checkpointed + train.head + train.workspace;
-  const std::int64_t activations =
-      in.gradient_checkpointing ? plan.activations_with_checkpointing : plan.activations_without_checkpointing;
+  const Bytes activations_plain = train.activations_plain + train.head + train.workspace;
+  const Bytes activations_checkpointed = train.activations_checkpointed + train.head + train.workspace;
+  plan.activations_without_checkpointing = saturated(activations_plain);
+  plan.activations_with_checkpointing = saturated(activations_checkpointed);
+  const Bytes activations = in.gradient_checkpointing ? activations_checkpointed : activations_plain;
   // AdamW's update forms temporaries the size of the largest parameter it updates.
-  const std::int64_t largest_trainable =
+  const Bytes largest_trainable =
       lora ? std::max(s.vocab, s.inner) * in.lora.rank : std::max(s.vocab, s.inner) * s.width;
-  const std::int64_t optimizer_temporaries = 2 * largest_trainable * 4;
+  const Bytes optimizer_temporaries = 2 * largest_trainable * 4;
 
-  const std::int64_t cache_slots = in.generate_prompt_length + in.max_new_tokens;
-  const std::int64_t kv_cache = 2 * s.layers * in.generate_batch_size * s.kv_width() * cache_slots * in.generate_bytes;
+  const Bytes cache_slots = Bytes(in.generate_prompt_length) + Bytes(in.max_new_tokens);
+  const Bytes kv_cache = 2 * s.layers * in.generate_batch_size * s.kv_width() * cache_slots * in.generate_bytes;
   // Prefill without autograd: one layer's activations at a time, the prompt's attention scores
   // (the CPU kernel works in per-thread scratch instead), and the logits and probabilities of
   // the last position.
-  const std::int64_t prefill_tokens = in.generate_batch_size * in.generate_prompt_length;
-  std::int64_t generation_work = prefill_tokens * (3 * s.width + 3 * s.inner) * in.generate_bytes +
+  const Bytes prefill_tokens = Bytes(in.generate_batch_size) * in.generate_prompt_length;
+  Bytes generation_work = prefill_tokens * (3 * s.width + 3 * s.inner) * in.generate_bytes +
                                  in.generate_batch_size * s.vocab * 4 * 2;
   if (in.attention == PlanAttention::composed) {
-    generation_work += in.generate_batch_size * s.heads * in.generate_prompt_length * in.generate_prompt_length * 4 * 2;
+    generation_work += Bytes(in.generate_batch_size) * s.heads * in.generate_prompt_length * in.generate_prompt_length * 4 * 2;
   }
 
-  std::int64_t judge = 0;
+  Bytes judge = 0;
   if (in.reward_model) {
     const Shapes r = shapes_of(*in.reward_model);
-    judge = llama_parameter_count(*in.reward_model) * in.reward_model_bytes +
-            in.reward_batch_size * in.reward_length * (3 * r.width + 3 * r.inner) * in.reward_model_bytes;
+    judge = parameter_count(*in.reward_model) * in.reward_model_bytes +
+            Bytes(in.reward_batch_size) * in.reward_length * (3 * r.width + 3 * r.inner) * in.reward_model_bytes;
     if (in.attention == PlanAttention::composed) {
-      judge += in.reward_batch_size * r.heads * in.reward_length * in.reward_length * 4 * 2;
+      judge += Bytes(in.reward_batch_size) * r.heads * in.reward_length * in.reward_length * 4 * 2;
     }
   }
-  const std::int64_t reference = in.evaluation_loads_reference ? base_parameters * in.generate_bytes : 0;
+  const Bytes reference = in.evaluation_loads_reference ? base_parameters * in.generate_bytes : 0;
   // The tensors each phase holds at its peak.
-  plan.phases = {
+  std::vector<std::pair<std::string, Bytes>> phases = {
       {"generation", weights + kv_cache + generation_work},
       {"training", weights + gradients + moments + autocast_copies + std::max(activations, optimizer_temporaries)},
       {"evaluation", weights + reference + kv_cache + generation_work},
   };
-  if (in.reward_model) plan.phases.insert(plan.phases.begin() + 1, {"judging", weights + judge});
-  const auto largest = std::max_element(plan.phases.begin(), plan.phases.end(),
-                                        [](const MemoryPhase& a, const MemoryPhase& b) { return a.bytes < b.bytes; });
-  const std::int64_t runtime = runtime_bytes(in.device, largest->bytes);
-  for (auto& phase : plan.phases) phase.bytes += runtime_bytes(in.device, phase.bytes);
-  plan.peak_bytes = largest->bytes;
-  plan.peak_phase = largest->name;
+  if (in.reward_model) phases.insert(phases.begin() + 1, {"judging", weights + judge});
+  const auto largest = std::max_element(phases.begin(), phases.end(),
+                                        [](const auto& a, const auto& b) { return a.second < b.second; });
+  const Bytes runtime = runtime_bytes(in.device, largest->second);
+  for (const auto& [name, bytes] : phases) plan.phases.push_back({name, saturated(bytes + runtime_bytes(in.device, bytes))});
+  plan.peak_bytes = saturated(largest->second + runtime);
+  plan.peak_phase = largest->first;
 
   auto precision_name = [&] {
     if (in.autocast_bf16) return std::string("float32 master, bf16 compute");
     return std::string(in.weight_bytes == 2 ? "bfloat16" : "float32");
   };
-  plan.parts.push_back({"weights", weights,
+  plan.parts.push_back({"weights", saturated(weights),
                         std::to_string(plan.parameters) + " parameters, " + precision_name() +
-                            (lora ? " (" + std::to_string(adapter_parameters) + " in adapters)" : "")});
-  plan.parts.push_back({"gradients", gradients, std::to_string(plan.trainable_parameters) + " trainable parameters"});
-  plan.parts.push_back({"optimizer", moments + autocast_copies + optimizer_temporaries,
+                            (lora ? " (" + count_text(adapter_parameters) + " in adapters)" : "")});
+  plan.parts.push_back({"gradients", saturated(gradients), std::to_string(plan.trainable_parameters) + " trainable parameters"});
+  plan.parts.push_back({"optimizer", saturated(moments + autocast_copies + optimizer_temporaries),
                         "AdamW moments " + gib_text(moments) +
                             (autocast_copies > 0 ? ", bf16 weight copies " + gib_text(autocast_copies) : "") +
                             ", update temporaries " + gib_text(optimizer_temporaries)});
   plan.parts.push_back(
-      {"activations", activations,
-       std::to_string(in.train_batch_size * in.rows_per_example) + " rows x " + std::to_string(in.max_length) +
-           " tokens; " + gib_text(plan.activations_without_checkpointing) + " without checkpointing, " +
-           gib_text(plan.activations_with_checkpointing) + " with (logits " + gib_text(train.head) + ")"});
-  plan.parts.push_back({"kv_cache", kv_cache + generation_work,
-                        std::to_string(in.generate_batch_size) + " rows x " + std::to_string(cache_slots) +
+      {"activations", saturated(activations),
+       count_text(Bytes(in.train_batch_size) * in.rows_per_example) + " rows x " + std::to_string(in.max_length) +
+           " tokens; " + gib_text(activations_plain) + " without checkpointing, " +
+           gib_text(activations_checkpointed) + " with (logits " + gib_text(train.head) + ")"});
+  plan.parts.push_back({"kv_cache", saturated(kv_cache + generation_work),
+                        std::to_string(in.generate_batch_size) + " rows x " + count_text(cache_slots) +
                             " slots: cache " + gib_text(kv_cache) + ", prefill and logits " + gib_text(generation_work)});
-  if (in.reward_model) plan.parts.push_back({"judge", judge, "reward model weights and one scoring batch"});
-  if (reference > 0) plan.parts.push_back({"reference", reference, "the reference model evaluation loads for KL"});
-  plan.parts.push_back({"runtime", runtime,
+  if (in.reward_model) plan.parts.push_back({"judge", saturated(judge), "reward model weights and one scoring batch"});
+  if (reference > 0) plan.parts.push_back({"reference", saturated(reference), "the reference model evaluation loads for KL"});
+  plan.parts.push_back({"runtime", saturated(runtime),
                         in.device == PlanDevice::cuda ? "CUDA context and kernels, allocator fragmentation"
                                                       : "LibTorch code, threads and the allocator's retained memory"});
   return plan;

@@ -50,26 +50,35 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   const fs::path temp = path.string() + ".tmp." + std::to_string(::getpid()) + "." +
                         std::to_string(entropy());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw io_error(temp, "cannot create");
+  if (fd < 0) throw io_error(path, "cannot create a temporary file");
   const char* data = content.data();
   std::size_t left = content.size();
   while (left > 0) {
     ssize_t written = ::write(fd, data, left);
     if (written < 0) {
       if (errno == EINTR) continue;
+      const int error = errno;  // close and unlink may change errno
       ::close(fd);
       ::unlink(temp.c_str());
-      throw io_error(temp, "write failed");
+      errno = error;
+      throw io_error(path, "write failed");
     }
     data += written;
     left -= static_cast<std::size_t>(written);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  const bool synced = ::fsync(fd) == 0;
+  int error = errno;
+  const bool closed = ::close(fd) == 0;  // closed whether or not fsync failed
+  if (!synced || !closed) {
+    if (synced) error = errno;
     ::unlink(temp.c_str());
-    throw io_error(temp, "cannot flush");
+    errno = error;
+    throw io_error(path, "cannot flush");
   }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
     ::unlink(temp.c_str());
+    errno = error;
     throw io_error(path, "cannot rename temporary file into place");
   }
   fsync_directory(parent);
@@ -84,27 +93,44 @@ std::string read_file(const fs::path& path) {
   return buffer.str();
 }
 
-std::vector<std::pair<std::size_t, nlohmann::json>> read_jsonl(const fs::path& path,
-                                                              bool tolerate_partial_tail) {
-  const std::string text = read_file(path);
+std::vector<std::pair<std::size_t, nlohmann::json>> read_jsonl(const fs::path& path, bool tolerate_partial_tail,
+                                                              std::size_t max_line_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string() + ": cannot open file");
   std::vector<std::pair<std::size_t, nlohmann::json>> records;
   std::size_t line_number = 0;
-  std::size_t begin = 0;
-  while (begin < text.size()) {
+  std::string line;  // the line being read, at most max_line_bytes
+  const auto take_line = [&](bool terminated) {
     ++line_number;
-    std::size_t end = text.find('\n', begin);
-    const bool terminated = end != std::string::npos;
-    if (!terminated) end = text.size();
-    std::string_view line(text.data() + begin, end - begin);
-    begin = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) return;
     nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) {
-      if (!terminated && tolerate_partial_tail) break;
+      if (!terminated && tolerate_partial_tail) return;
       throw_input_error(path.string(), line_number, "invalid JSON");
     }
     records.emplace_back(line_number, std::move(value));
+  };
+  std::vector<char> block(std::size_t{1} << 16);
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const char* begin = block.data();
+    const char* const end = begin + in.gcount();
+    while (begin < end) {
+      const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', static_cast<std::size_t>(end - begin)));
+      const char* const stop = newline != nullptr ? newline : end;
+      if (static_cast<std::size_t>(stop - begin) > max_line_bytes - line.size()) {
+        throw_input_error(path.string(), line_number + 1,
+                          "line longer than " + std::to_string(max_line_bytes) + " bytes");
+      }
+      line.append(begin, stop);
+      if (newline == nullptr) break;
+      take_line(/*terminated=*/true);
+      line.clear();
+      begin = newline + 1;
+    }
   }
+  if (in.bad()) throw io_error(path, "read failed");
+  if (!line.empty()) take_line(/*terminated=*/false);
   return records;
 }
 

@@ -18,28 +18,14 @@ namespace selm {
 namespace SELM_UNITY_ID {
 
 using test::read_text;
+using test::eval_without_paths;
 using test::run_selm;
+using test::sorted_lines;
 namespace fs = std::filesystem;
 
 class OnlineTrainCrash : public test::OnlineRunFixture {};
 
-// eval.json without the fields that name the run directory.
-nlohmann::json eval_without_paths(const fs::path& file) {
-  nlohmann::json value = nlohmann::json::parse(read_text(file));
-  value.erase("model");
-  value.erase("reference");
-  return value;
-}
 
-// Appendable files may hold their records in another order after a resume: compare sorted lines.
-std::vector<std::string> sorted_lines(const fs::path& path) {
-  std::vector<std::string> result;
-  std::istringstream in(read_text(path));
-  std::string line;
-  while (std::getline(in, line)) result.push_back(line);
-  std::sort(result.begin(), result.end());
-  return result;
-}
 
 TEST_F(OnlineTrainCrash, ResumedRunsEqualAnUninterruptedRun) {
   const auto straight = run_selm(train_args("straight"));

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,24 @@ inline std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& 
     if (!line.empty()) records.push_back(nlohmann::json::parse(line));
   }
   return records;
+}
+
+// eval.json without the fields that name the run directory.
+inline nlohmann::json eval_without_paths(const std::filesystem::path& file) {
+  nlohmann::json value = nlohmann::json::parse(read_text(file));
+  value.erase("model");
+  value.erase("reference");
+  return value;
+}
+
+// Appendable files may hold their records in another order after a resume: compare sorted lines.
+inline std::vector<std::string> sorted_lines(const std::filesystem::path& path) {
+  std::vector<std::string> result;
+  std::istringstream in(read_text(path));
+  std::string line;
+  while (std::getline(in, line)) result.push_back(line);
+  std::sort(result.begin(), result.end());
+  return result;
 }
 
 class OnlineRunFixture : public ::testing::Test {

@@ -141,4 +141,14 @@ std::string synthetic_corpus(int sentences, unsigned seed) {
   return text.str();
 }
 
+void write_synthetic_fortunes(const fs::path& dir) {
+  fs::create_directories(dir);
+  std::istringstream sentences(synthetic_corpus(1200, 5));
+  std::string text;
+  std::string first;
+  std::string second;
+  while (std::getline(sentences, first) && std::getline(sentences, second)) text += first + "\n" + second + "\n%\n";
+  write_text(dir / "synthetic", text);
+}
+
 }  // namespace selm::test

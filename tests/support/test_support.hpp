@@ -62,4 +62,8 @@ fs::path real_tokenizer_dir(const std::string& name);
 // enough to train a small SentencePiece tokenizer in a test.
 std::string synthetic_corpus(int sentences, unsigned seed);
 
+// DIR/synthetic: fortunes (entries ended by "%" lines) of two synthetic_corpus(1200, 5) sentences
+// each, enough to prepare the fortunes task with a 300-piece tokenizer.
+void write_synthetic_fortunes(const fs::path& dir);
+
 }  // namespace selm::test

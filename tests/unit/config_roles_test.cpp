@@ -41,7 +41,8 @@ TEST(ConfigRoles, ResultDecidingValuesLeaveOutExactlyTheSpeedAndProcessKeys) {
   const std::set<std::string> left_out = {
       "run.threads", "run.log_level", "run.collective_timeout_seconds", "judge.cache_dir", "judge.batch_size", "judge.http.timeout_seconds",
       "judge.http.max_concurrent", "judge.http.max_retries", "judge.http.backoff_initial_seconds",
-      "judge.http.backoff_max_seconds", "judge.command.timeout_seconds", "judge.command.max_restarts",
+      "judge.http.backoff_max_seconds", "judge.http.max_response_bytes", "judge.command.timeout_seconds",
+      "judge.command.max_restarts",
       "train.log_every", "train.save_every", "train.gradient_checkpointing", "train.shard_optimizer_state",
       "generate.batch_size",
       "eval.num_examples"};

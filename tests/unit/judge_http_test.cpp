@@ -16,6 +16,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "selm/config/config.hpp"
 #include "selm/judge/http_judge.hpp"
 #include "selm/judge/judge_factory.hpp"
 #include "selm/util/error.hpp"
@@ -247,6 +248,42 @@ TEST(JudgeHttp, GarbageBodyFailsWithoutRetry) {
   EXPECT_EQ(judge.stats().failed, 1);
 }
 
+// A body past judge.http.max_response_bytes is cut off while it arrives: a server streaming
+// without end fails the exchange instead of filling the memory, and it is not retried.
+TEST(JudgeHttp, EndlessBodyIsCutOffAtTheLimit) {
+  FakeServer server([](int, const httplib::Request&, httplib::Response& response) {
+    response.set_chunked_content_provider("application/json", [](std::size_t offset, httplib::DataSink& sink) {
+      const std::string chunk(64 * 1024, ' ');
+      if (!sink.write(chunk.data(), chunk.size())) return false;  // the client hung up
+      return offset < (std::size_t{1} << 32);  // 4 GiB: endless for the test's purpose
+    });
+  });
+  HttpJudgeConfig config = test_config(server.base_url(), 10.0);
+  config.max_response_bytes = 256 * 1024;
+  HttpJudge judge(config);
+  const auto judgments = judge.rank(one_pair());
+  EXPECT_EQ(judgments[0].status, JudgmentStatus::failed);
+  EXPECT_NE(judgments[0].reason.find("max_response_bytes (262144 bytes)"), std::string::npos) << judgments[0].reason;
+  EXPECT_EQ(judge.stats().requests, 2);
+}
+
+TEST(JudgeHttp, LargeBodyWithinTheLimitIsRead) {
+  FakeServer server([](int, const httplib::Request& request, httplib::Response& response) {
+    nlohmann::json body = nlohmann::json::parse(completion(honest_verdict(request)));
+    body["padding"] = std::string(300 * 1024, 'x');
+    response.set_content(body.dump(), "application/json");
+  });
+  HttpJudgeConfig config = test_config(server.base_url(), 10.0);
+  config.max_response_bytes = 400 * 1024;
+  HttpJudge judge(config);
+  EXPECT_EQ(judge.rank(one_pair())[0].status, JudgmentStatus::ok);
+  config.max_response_bytes = 200 * 1024;
+  HttpJudge small(config);
+  const auto judgments = small.rank(one_pair());
+  EXPECT_EQ(judgments[0].status, JudgmentStatus::failed);
+  EXPECT_NE(judgments[0].reason.find("max_response_bytes"), std::string::npos) << judgments[0].reason;
+}
+
 TEST(JudgeHttp, RetriesServerErrorsThenSucceeds) {
   // Requests 0 and 1 get 500, then the server recovers (max_concurrent 1: requests are serial).
   FakeServer server([](int number, const httplib::Request& request, httplib::Response& response) {
@@ -458,6 +495,8 @@ TEST(JudgeHttp, BadSettingsNameTheKey) {
     EXPECT_NE(std::string(e.what()).find("judge.http.api_key_env"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("SELM_TEST_SURELY_UNSET_VARIABLE"), std::string::npos);
   }
+  const std::string message = test::input_error_of([] { load_config({}, {"judge.http.max_response_bytes=0"}); });
+  EXPECT_NE(message.find("judge.http.max_response_bytes"), std::string::npos) << message;
 }
 
 }  // namespace

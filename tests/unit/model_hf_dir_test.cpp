@@ -340,6 +340,19 @@ TEST(ModelHfDir, BrokenIndexFilesAreInputErrors) {
   test::write_text(index_path, R"({"metadata": {}})");
   EXPECT_NE(input_error_of([&] { load_module_weights(*model, dir.path()); }).find("key 'weight_map'"), std::string::npos);
 
+  // Regressions found by fuzzing: a name longer than the file system allows made fs::exists
+  // throw filesystem_error, a number beyond double's range escaped as json out_of_range, and
+  // deep nesting overflowed the stack; each is bad input.
+  json long_name = index;
+  long_name["weight_map"]["lm_head.weight"] = std::string(300, 'a') + ".safetensors";
+  test::write_text(index_path, long_name.dump());
+  EXPECT_NE(input_error_of([&] { load_module_weights(*model, dir.path()); }).find("does not exist"), std::string::npos);
+  test::write_text(index_path, R"({"metadata": {"total_size": 1e309}, "weight_map": {}})");
+  EXPECT_EQ(input_error_of([&] { load_module_weights(*model, dir.path()); }),
+            index_path.string() + ": invalid JSON: a number is out of range");
+  test::write_text(index_path, std::string(1'000'000, '[') + std::string(1'000'000, ']'));
+  EXPECT_NE(input_error_of([&] { load_module_weights(*model, dir.path()); }).find("nested deeper than"), std::string::npos);
+
   // Restored, it loads again.
   test::write_text(index_path, index.dump());
   EXPECT_NO_THROW(load_module_weights(*model, dir.path()));
@@ -366,6 +379,11 @@ TEST(ModelHfDir, EndTokenIdsComeFromBothConfigFilesNumbersOrLists) {
   EXPECT_NE(message.find((dir / "generation_config.json").string() + ": key 'eos_token_id'"), std::string::npos) << message;
   test::write_text(dir / "generation_config.json", R"({"eos_token_id": -1})");
   EXPECT_NE(test::input_error_of([&] { read_end_token_ids(dir.path()); }).find("eos_token_id"), std::string::npos);
+  // Nesting a million deep parses, then overflowed the stack when the value was copied.
+  test::write_text(dir / "generation_config.json",
+                   "{\"eos_token_id\": " + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}");
+  EXPECT_NE(test::input_error_of([&] { read_end_token_ids(dir.path()); }).find("nested deeper than 512 levels"),
+            std::string::npos);
 }
 
 }  // namespace

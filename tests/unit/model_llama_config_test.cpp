@@ -1,5 +1,8 @@
 #include "selm/model/llama_config.hpp"
 
+#include <limits>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -275,6 +278,95 @@ TEST(ModelLlamaConfig, NewerKeyNamesAreUnderstood) {
   const LlamaConfig config = llama_config_from_hf_json(config_json, "x/config.json");
   EXPECT_EQ(config.torch_dtype, "float16");
   EXPECT_DOUBLE_EQ(config.rope_theta, 500000.0);
+}
+
+// A hostile config.json must not size tensors of terabytes: every dimension has a bound far
+// above real models, and so has the parameter count they imply together.
+TEST(ModelLlamaConfig, HostileSizesAreRefusedNamingFileAndKey) {
+  auto error_with = [](const json& changes) {
+    json config_json = tinyllama_config_json();
+    for (const auto& [key, value] : changes.items()) config_json[key] = value;
+    return input_error_of([&] { llama_config_from_hf_json(config_json, "ckpt/config.json"); });
+  };
+  const std::int64_t two_to_40 = std::int64_t{1} << 40;
+  for (const char* key : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                          "num_attention_heads", "num_key_value_heads", "head_dim"}) {
+    SCOPED_TRACE(key);
+    const std::string message = error_with({{key, two_to_40}});
+    EXPECT_EQ(message.rfind("ckpt/config.json: key '" + std::string(key) + "': must be at most ", 0), 0u) << message;
+    EXPECT_NE(message.find("got 1099511627776"), std::string::npos) << message;
+    EXPECT_EQ(error_with({{key, std::numeric_limits<std::int64_t>::max()}}).rfind("ckpt/config.json: key '" + std::string(key) + "'", 0), 0u);
+    EXPECT_EQ(error_with({{key, 18446744073709551615ULL}}).rfind("ckpt/config.json: key '" + std::string(key) + "': integer", 0), 0u);
+    EXPECT_EQ(error_with({{key, -3}}).rfind("ckpt/config.json: key '" + std::string(key) + "'", 0), 0u);
+    EXPECT_EQ(error_with({{key, 64.0}}).rfind("ckpt/config.json: key '" + std::string(key) + "': expected an integer", 0), 0u);
+    EXPECT_EQ(error_with({{key, 1e300}}).rfind("ckpt/config.json: key '" + std::string(key) + "': expected an integer", 0), 0u);
+  }
+  // Each size within its bound, the whole model not: 2^16 layers 2^20 wide.
+  const std::string deep = error_with({{"hidden_size", 1 << 20}, {"intermediate_size", 1 << 20},
+                                       {"num_hidden_layers", 1 << 16}, {"num_attention_heads", 32},
+                                       {"num_key_value_heads", 32}});
+  EXPECT_EQ(deep.rfind("ckpt/config.json: key 'num_hidden_layers': the model would have more than 1099511627776 parameters", 0), 0u) << deep;
+  const std::string wide = error_with({{"vocab_size", std::int64_t{1} << 31}, {"hidden_size", 1 << 16},
+                                       {"num_hidden_layers", 1}, {"num_attention_heads", 32},
+                                       {"num_key_value_heads", 32}});
+  EXPECT_EQ(wide.rfind("ckpt/config.json: key 'vocab_size': the model would have more than", 0), 0u) << wide;
+  // The largest released dense Llama (3.1 405B) is well inside every bound.
+  EXPECT_EQ(error_with({{"vocab_size", 128256}, {"hidden_size", 16384}, {"intermediate_size", 53248},
+                        {"num_hidden_layers", 126}, {"num_attention_heads", 128}, {"num_key_value_heads", 8},
+                        {"max_position_embeddings", 131072}}),
+            "");
+}
+
+TEST(ModelLlamaConfig, NonFiniteNumbersAreRefused) {
+  const FieldChecker check("architecture.", nullptr);
+  for (const double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    LlamaConfig config;
+    config.rope_theta = bad;
+    EXPECT_NE(input_error_of([&] { config.validate(check); }).find("key 'architecture.rope_theta'"), std::string::npos);
+    config = LlamaConfig();
+    config.rms_norm_eps = bad;
+    EXPECT_NE(input_error_of([&] { config.validate(check); }).find("key 'architecture.rms_norm_eps'"), std::string::npos);
+    config = LlamaConfig();
+    config.initializer_range = bad;
+    EXPECT_NE(input_error_of([&] { config.validate(check); }).find("key 'architecture.initializer_range'"),
+              std::string::npos);
+  }
+}
+
+// Regressions found by fuzzing: nlohmann::json refuses 1e309 with out_of_range rather than
+// parse_error (it escaped as exit 1), and a value nested a million levels deep parses but
+// overflows the stack when it is copied or quoted in a message.
+TEST(ModelLlamaConfig, HfJsonTextErrorsAreInputErrors) {
+  EXPECT_EQ(input_error_of([] { parse_hf_json_text(R"({"rope_theta": 1e309})", "ckpt/config.json"); }),
+            "ckpt/config.json: invalid JSON: a number is out of range");
+  EXPECT_EQ(input_error_of([] { parse_hf_json_text(R"({"rope_theta": NaN})", "ckpt/config.json"); })
+                .rfind("ckpt/config.json: invalid JSON at byte", 0),
+            0u);
+  const std::string deep = "{\"rope_scaling\": " + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
+  EXPECT_EQ(input_error_of([&] { parse_hf_json_text(deep, "ckpt/config.json"); }),
+            "ckpt/config.json: JSON nested deeper than 512 levels (at byte 528)");
+  // Brackets inside strings do not count.
+  EXPECT_NO_THROW(parse_hf_json_text("{\"note\": \"" + std::string(10'000, '[') + "\"}", "ckpt/config.json"));
+}
+
+TEST(ModelLlamaConfig, EndTokenIdsOfGenerationConfig) {
+  const auto ids = [](const std::string& text) {
+    return hf_end_token_ids(parse_hf_json_text(text, "m/generation_config.json"), "m/generation_config.json");
+  };
+  EXPECT_EQ(ids(R"({"eos_token_id": [128001, 128009, 128001]})"), (std::vector<std::int64_t>{128001, 128009}));
+  EXPECT_EQ(ids(R"({"eos_token_id": 2})"), (std::vector<std::int64_t>{2}));
+  EXPECT_TRUE(ids(R"({"eos_token_id": null})").empty());
+  EXPECT_TRUE(ids(R"([1, 2])").empty());
+  for (const char* bad : {R"({"eos_token_id": -1})", R"({"eos_token_id": 18446744073709551615})",
+                          R"({"eos_token_id": [[1]]})", R"({"eos_token_id": 2.5})", R"({"eos_token_id": "2"})"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(input_error_of([&] { ids(bad); }).rfind("m/generation_config.json: key 'eos_token_id': ", 0), 0u);
+  }
+  // A million ids take a set's time, not a list's.
+  std::string many = R"({"eos_token_id": [)";
+  for (int id = 0; id < 1'000'000; ++id) many += (id ? "," : "") + std::to_string(id);
+  many += "]}";
+  EXPECT_EQ(ids(many).size(), 1'000'000u);
 }
 
 }  // namespace

@@ -321,6 +321,37 @@ TEST(OnlineSweep, LocalExitsZeroWhenAllRunsSucceedAndTakesTheExecutableFromTheEn
   EXPECT_EQ(lines_of(test::read_text(dir / "calls.log")).size(), 4u);
 }
 
+TEST(OnlineSweep, LocalJobsRunSideBySideWithPrefixedOutput) {
+  test::TempDir dir;
+  write_alpha_sweep(dir);
+  test::write_text(dir / "sweep.yaml",
+                   "name: jobs\nbase: [base/tiny.yaml]\ngrid:\n  run.seed: [1, 2, 3, 4]\n");
+  // Each stand-in records its start, then waits (up to 20 s) until two have started before it
+  // ends: one at a time, every run would wait the whole 20 s and report "alone".
+  const fs::path stand_in = dir / "paired-selm.sh";
+  const std::string starts = (dir / "starts.log").string();
+  test::write_text(stand_in,
+                   "#!/bin/sh\n"
+                   "echo start >> \"" + starts + "\"\n"
+                   "for i in $(seq 200); do\n"
+                   "  [ \"$(wc -l < \"" + starts + "\")\" -ge 2 ] && { echo \"paired threads=$OMP_NUM_THREADS\"; exit 0; }\n"
+                   "  sleep 0.1\n"
+                   "done\n"
+                   "echo alone; exit 4\n");
+  fs::permissions(stand_in, fs::perms::owner_all);
+  const auto result = run_with_env({"PATH=/usr/bin:/bin"}, {SELM_BINARY, "sweep", "-c", (dir / "sweep.yaml").string(),
+                                                            "--local", "--jobs", "2", "--executable", stand_in.string()});
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(contains(result.output, "sweep jobs: 4 of 4 runs ok")) << result.output;
+  for (const char* name : {"jobs-seed=1", "jobs-seed=2", "jobs-seed=3", "jobs-seed=4"}) {
+    EXPECT_TRUE(contains(result.output, std::string("[") + name + "] paired threads=")) << result.output;
+  }
+  EXPECT_FALSE(contains(result.output, "alone")) << result.output;
+  // --jobs belongs to --local.
+  const auto without_local = test::run_selm({"sweep", "-c", (dir / "sweep.yaml").string(), "--dry-run", "--jobs", "2"});
+  EXPECT_EQ(without_local.exit_code, 2) << without_local.output;
+}
+
 fs::path source_root() { return test::test_data_dir().parent_path().parent_path(); }
 
 TEST(SlurmScripts, EveryTemplatePassesBashSyntaxCheck) {

@@ -213,16 +213,6 @@ TEST(TasksFortunesPrompts, LexiconOrdersHappyOverSad) {
   }
 }
 
-// Fortunes of two synthetic sentences each, enough to train a 300-piece tokenizer.
-void write_synthetic_fortunes(const fs::path& dir) {
-  fs::create_directories(dir);
-  std::istringstream sentences(test::synthetic_corpus(1200, 5));
-  std::string text;
-  std::string first;
-  std::string second;
-  while (std::getline(sentences, first) && std::getline(sentences, second)) text += first + "\n" + second + "\n%\n";
-  write_text(dir / "synthetic", text);
-}
 
 Config tiny_task_config(const TempDir& temp) {
   Config config;
@@ -249,7 +239,7 @@ Config tiny_task_config(const TempDir& temp) {
 
 TEST(TasksFortunesPrepare, PreparesReusesAndRebuildsAnIncompleteEntry) {
   TempDir temp;
-  write_synthetic_fortunes(temp / "fortunes");
+  test::write_synthetic_fortunes(temp / "fortunes");
   const Config config = tiny_task_config(temp);
   TaskPrepareOptions quiet;
   quiet.show_progress = false;

@@ -15,6 +15,7 @@
 #include "selm/text/tokenizer_config.hpp"
 #include "selm/util/error.hpp"
 #include "support/test_support.hpp"
+#include "support/tokenizer_documents.hpp"
 
 namespace selm::test {
 namespace SELM_UNITY_ID {
@@ -22,28 +23,11 @@ namespace SELM_UNITY_ID {
 using nlohmann::json;
 using Ids = std::vector<std::int64_t>;
 using Strings = std::vector<std::string>;
-
-// A tokenizer.json around `model`; the components are null until a test sets them.
-json document(json model) {
-  return {{"version", "1.0"},        {"truncation", nullptr},  {"padding", nullptr},
-          {"added_tokens", json::array()}, {"normalizer", nullptr}, {"pre_tokenizer", nullptr},
-          {"post_processor", nullptr}, {"decoder", nullptr},   {"model", std::move(model)}};
-}
-
-json bpe_model(const Strings& vocab, json merges) {
-  json ids = json::object();
-  for (std::size_t i = 0; i < vocab.size(); ++i) ids[vocab[i]] = i;
-  return {{"type", "BPE"},
-          {"dropout", nullptr},
-          {"unk_token", nullptr},
-          {"continuing_subword_prefix", nullptr},
-          {"end_of_word_suffix", nullptr},
-          {"fuse_unk", false},
-          {"byte_fallback", false},
-          {"ignore_merges", false},
-          {"vocab", ids},
-          {"merges", std::move(merges)}};
-}
+using test::tokenizer_json::added_token;
+using test::tokenizer_json::bpe_model;
+using test::tokenizer_json::byte_character;
+using test::tokenizer_json::document;
+using test::tokenizer_json::sentencepiece_tokenizer;
 
 // A model without merges whose vocabulary is `words` (ids 0, 1, ...), then the printable ASCII
 // characters not among them, then "<unk>". With ignore_merges a text that is a word of the
@@ -57,13 +41,6 @@ json word_model(Strings words) {
   model["ignore_merges"] = true;
   model["unk_token"] = "<unk>";
   return model;
-}
-
-json added_token(std::int64_t id, const std::string& content, bool special, json flags = json::object()) {
-  json token = {{"id", id},       {"content", content}, {"single_word", false}, {"lstrip", false},
-                {"rstrip", false}, {"normalized", !special}, {"special", special}};
-  for (const auto& [key, value] : flags.items()) token[key] = value;
-  return token;
 }
 
 class HfTokenizerTest : public ::testing::Test {
@@ -118,26 +95,6 @@ class HfTokenizerTest : public ::testing::Test {
 };
 
 // --- byte-level BPE --------------------------------------------------------------------------
-
-// GPT-2's byte alphabet, written out independently of the implementation: printable Latin-1
-// bytes stand for themselves, the other 68 bytes for U+0100, U+0101, ... in byte order.
-std::string byte_character(int byte) {
-  const auto self = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
-  int code_point = byte;
-  if (!self(byte)) {
-    code_point = 0x100;
-    for (int b = 0; b < byte; ++b)
-      if (!self(b)) ++code_point;
-  }
-  std::string out;
-  if (code_point < 0x80) {
-    out.push_back(static_cast<char>(code_point));
-  } else {
-    out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
-    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  }
-  return out;
-}
 
 // Ids 0..255 are the byte characters (so a lone byte b is id b), then merged tokens.
 Strings byte_level_vocab() {
@@ -251,36 +208,6 @@ TEST_F(HfTokenizerTest, SubwordPrefixAndWordSuffixTakePartInTheMerges) {
 }
 
 // --- SentencePiece-style BPE (Llama 2's tokenizer.json layout) -------------------------------
-
-// <unk> 0, <s> 1, </s> 2, <0x00>..<0xFF> 3..258, then ▁ 259, h 260, i 261, ▁h 262, ▁hi 263, ! 264.
-json sentencepiece_tokenizer() {
-  Strings vocab = {"<unk>", "<s>", "</s>"};
-  static const char* const kHex = "0123456789ABCDEF";
-  for (int byte = 0; byte < 256; ++byte) vocab.push_back(std::string("<0x") + kHex[byte >> 4] + kHex[byte & 15] + ">");
-  for (const char* token : {"▁", "h", "i", "▁h", "▁hi", "!"}) vocab.push_back(token);
-  json model = bpe_model(vocab, json::array({json::array({"▁", "h"}), json::array({"▁h", "i"})}));
-  model["unk_token"] = "<unk>";
-  model["fuse_unk"] = true;
-  model["byte_fallback"] = true;
-  json tokenizer = document(model);
-  tokenizer["added_tokens"] = {added_token(0, "<unk>", true), added_token(1, "<s>", true), added_token(2, "</s>", true)};
-  tokenizer["normalizer"] = {{"type", "Sequence"},
-                             {"normalizers",
-                              {{{"type", "Prepend"}, {"prepend", "▁"}},
-                               {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}};
-  tokenizer["decoder"] = {{"type", "Sequence"},
-                          {"decoders",
-                           {{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
-                            {{"type", "ByteFallback"}},
-                            {{"type", "Fuse"}},
-                            {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
-  tokenizer["post_processor"] = {
-      {"type", "TemplateProcessing"},
-      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-      {"pair", json::array()},
-      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
-  return tokenizer;
-}
 
 constexpr std::int64_t kByteBase = 3;  // id of <0x00>
 
@@ -762,6 +689,36 @@ TEST_F(HfTokenizerTest, BadAddedTokens) {
   json no_id = document(bpe_model({"a"}, json::array()));
   no_id["added_tokens"] = {{{"content", "<x>"}}};
   EXPECT_NE(load_error(no_id).find("added_tokens[0].id"), std::string::npos);
+}
+
+// Regressions found by fuzzing: nlohmann::json refuses 1e309 with out_of_range rather than
+// parse_error, which escaped as exit 1; nesting a million deep overflowed the stack later (copies
+// and messages recurse per level). Found by review: one vocabulary id of 2^31-1 sized a 64 GB table.
+TEST_F(HfTokenizerTest, HostileFilesAreInputErrors) {
+  json huge_number = byte_level_tokenizer(false);
+  huge_number["model"]["dropout"] = "HUGE";
+  std::string text = huge_number.dump();
+  text.replace(text.find("\"HUGE\""), 6, "1e309");
+  EXPECT_NE(load_error_text(text).find("invalid JSON: a number is out of range"), std::string::npos);
+  const std::string deep = load_error_text("{\"normalizer\": " + std::string(1'000'000, '[') + "}");
+  EXPECT_NE(deep.find("JSON nested deeper than 512 levels"), std::string::npos) << deep;
+  json sparse = document(bpe_model({"a", "b"}, json::array()));
+  sparse["model"]["vocab"]["b"] = 2147483647;
+  const std::string message = load_error(sparse);
+  EXPECT_NE(message.find("model.vocab: ids up to 2147483647 for 2 tokens leave more than 1048576 ids without a token"),
+            std::string::npos) << message;
+  // Gaps that real vocabularies leave (ids kept for added tokens) still load.
+  json gap = document(bpe_model({"a", "b"}, json::array()));
+  gap["model"]["vocab"]["b"] = 1000;
+  EXPECT_EQ(load(gap)->vocab_size(), 1001);
+
+  const fs::path config = dir_ / "tokenizer_config.json";
+  write_text(config, R"({"model_max_length": 1e309})");
+  EXPECT_EQ(input_error_of([&] { read_tokenizer_config(config); }),
+            config.string() + ": invalid JSON: a number is out of range");
+  write_text(config, "{\"chat_template\": " + std::string(1'000'000, '{'));
+  EXPECT_NE(input_error_of([&] { read_tokenizer_config(config); }).find("JSON nested deeper than 512 levels"),
+            std::string::npos);
 }
 
 TEST_F(HfTokenizerTest, MissingFileIsAnInputError) {

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "selm/generate/generation_record.hpp"
 #include "selm/generate/generator.hpp"
 #include "selm/model/language_model.hpp"
 #include "selm/parallel/parallel_context.hpp"
@@ -53,18 +54,5 @@ GenerationFileResult generate_to_file(Generator& generator, const ChatFormatter&
                                       const std::vector<std::vector<std::int64_t>>& prompt_ids,
                                       const std::vector<nlohmann::json>& prompt_values, const fs::path& out,
                                       const GenerationFileOptions& options = {});
-
-struct GenerationRecord {
-  std::int64_t prompt_index = 0;
-  std::int64_t sample_index = 0;
-  std::string response;
-  std::vector<std::int64_t> token_ids;
-  double logprob = 0.0;
-  std::string finish_reason;
-};
-
-// The records of a generation file ordered by (prompt_index, sample_index), one per pair (a
-// partial last line is ignored). InputError naming FILE:LINE for a malformed record.
-std::vector<GenerationRecord> read_generation_file(const fs::path& path);
 
 }  // namespace selm

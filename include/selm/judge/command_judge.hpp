@@ -20,6 +20,16 @@
 
 namespace selm {
 
+// What one reply line says about `request`: a decided judgment, or a failed one naming what is
+// wrong with the reply. `in_step` is false when the reply names another request (the process is
+// out of step and must be restarted). Never throws: a bad reply is the judge's fault, not the
+// run's.
+struct CommandJudgeReply {
+  Judgment judgment;
+  bool in_step = true;
+};
+CommandJudgeReply judgment_from_reply_line(const std::string& reply_line, const JudgeRequest& request);
+
 class CommandJudge : public Judge {
  public:
   // Starts the process; throws InputError for an empty argv, std::runtime_error when it

@@ -17,6 +17,11 @@
 
 namespace selm {
 
+// The message text of an OpenAI-compatible chat completion body: choices[0].message.content.
+// InputError "malformed response (no choices[0].message.content): EXCERPT" for any other body
+// (the exchange then fails; a malformed answer is the server's, not a transient fault).
+std::string chat_completion_content(const std::string& body);
+
 class HttpJudge : public Judge {
  public:
   static constexpr std::size_t max_candidates = 4;

@@ -65,6 +65,7 @@ struct HttpJudgeConfig {
   std::int64_t max_retries = 4;         // retries of one request on timeouts, 429, 5xx, lost connections
   double backoff_initial_seconds = 1.0; // first retry delay; doubles per retry, jittered
   double backoff_max_seconds = 30.0;    // cap of the exponential backoff (Retry-After is honoured as sent)
+  std::int64_t max_response_bytes = 1 << 20;  // a longer body is cut off and the exchange fails
   std::string system_prompt = "You are a careful, impartial judge of response quality.";
   std::string prompt_template =
       "Which response answers the user's prompt better?\n\n"
@@ -87,6 +88,9 @@ struct HttpJudgeConfig {
             field_role::speed);
     v.field("backoff_max_seconds", backoff_max_seconds,
             "Upper bound of the exponential backoff (a server's Retry-After is honoured as sent)", field_role::speed);
+    v.field("max_response_bytes", max_response_bytes,
+            "Largest response body accepted; a longer one is cut off while it arrives and that request fails",
+            field_role::speed);
     v.field("system_prompt", system_prompt, "System message of each request; empty sends none");
     v.field("prompt_template", prompt_template, "User message asking which of two responses is better: must contain {prompt}, {response_a} and {response_b}; the reply must be A or B");
   }

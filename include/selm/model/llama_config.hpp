@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -65,5 +67,15 @@ struct LlamaConfig {
 // Unsupported features (rope_scaling, attention_bias, non-silu activations) are InputErrors.
 LlamaConfig llama_config_from_hf_json(const nlohmann::json& json, const std::string& source);
 nlohmann::json llama_config_to_hf_json(const LlamaConfig& config);
+
+// The text of a Hugging Face JSON file (config.json, generation_config.json, ...) as JSON:
+// InputError "SOURCE: invalid JSON at byte N", or naming the nesting when it is too deep.
+nlohmann::json parse_hf_json_text(std::string_view text, const std::string& source);
+
+// The end-of-sequence ids that eos_token_id of a config.json or generation_config.json names (a
+// number or a list: Llama-3 lists <|end_of_text|> and <|eot_id|>), in order without repeats;
+// none when the document is not an object or the key is absent or null. Any other value is an
+// InputError "SOURCE: key 'eos_token_id': ...".
+std::vector<std::int64_t> hf_end_token_ids(const nlohmann::json& json, const std::string& source);
 
 }  // namespace selm

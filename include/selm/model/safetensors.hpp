@@ -1,9 +1,5 @@
-// Safetensors files (the weight format of Hugging Face model directories).
-//
-// Layout: an 8-byte little-endian u64 N, N bytes of JSON header
-//   {"NAME": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
-//    "__metadata__": {"format": "pt"}}
-// then the data buffer; offsets are relative to the start of the data buffer.
+// Safetensors files (the weight format of Hugging Face model directories); the layout and the
+// header's validation are in safetensors_header.hpp, which needs no LibTorch.
 //
 // The reader memory-maps the file and validates the whole header when it opens it, so that
 // every later read is within bounds whatever the bytes of the file are.

@@ -1,7 +1,8 @@
 // The run directory of `selm train` (README "Run directory"): the one place that names its
 // files. Writers (online), readers (report, compare, eval) and tests all take names from here.
 //
-//   RUN/config.yaml, state.json, log.txt, metrics.jsonl, initial_model.json, report.html
+//   RUN/config.yaml, state.json, log.txt, metrics.jsonl, initial_model.json, report.html,
+//       run.lock (held by the `selm train` working on the run)
 //   RUN/baseline/eval_generations.jsonl
 //   RUN/round-<t>/prompts.jsonl, generations.jsonl, judgments.jsonl, preferences.jsonl,
 //                 pairing.json, preferences_with_reference.jsonl, train_metrics.jsonl,
@@ -25,6 +26,7 @@ inline constexpr const char* kLog = "log.txt";
 inline constexpr const char* kMetrics = "metrics.jsonl";
 inline constexpr const char* kInitialModel = "initial_model.json";
 inline constexpr const char* kReport = "report.html";
+inline constexpr const char* kLock = "run.lock";
 inline constexpr const char* kBaselineDir = "baseline";
 // A round's files.
 inline constexpr const char* kPrompts = "prompts.jsonl";
@@ -86,6 +88,7 @@ struct RunPaths {
   fs::path metrics() const { return dir / run_files::kMetrics; }
   fs::path initial_model() const { return dir / run_files::kInitialModel; }
   fs::path report() const { return dir / run_files::kReport; }
+  fs::path lock() const { return dir / run_files::kLock; }
   fs::path baseline_dir() const { return dir / run_files::kBaselineDir; }
   fs::path baseline_generations() const { return baseline_dir() / run_files::kEvalGenerations; }
 

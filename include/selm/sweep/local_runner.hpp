@@ -19,11 +19,13 @@ struct LocalRunResult {
   bool ok() const { return signal == 0 && exit_code == 0; }
 };
 
-// Runs `executable train -c CONFIG` for every run in order (no shell; output goes to this
-// process's stdout/stderr), printing "sweep run i/N: NAME" before and the outcome after each
-// run on `report`. A failed run does not stop the others. Throws std::runtime_error when the
-// executable cannot be started.
+// Runs `executable train -c CONFIG` for every run (no shell), `jobs` at a time, in order,
+// printing "sweep run i/N: NAME" before and the outcome after each run on `report`. One at a time,
+// a run's output goes straight to this process's stdout/stderr; with jobs > 1 every line of a run
+// is prefixed "[NAME] ", and each run gets OMP_NUM_THREADS = cores / jobs unless it is set. A
+// failed run does not stop the others. Results are in the plan's order. Throws
+// std::runtime_error when the executable cannot be started.
 std::vector<LocalRunResult> run_sweep_locally(const SweepPlan& plan, const std::filesystem::path& executable,
-                                              std::ostream& report);
+                                              std::ostream& report, std::size_t jobs = 1);
 
 }  // namespace selm

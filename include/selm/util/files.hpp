@@ -24,11 +24,18 @@ void write_file_atomic(const fs::path& path, std::string_view content);
 std::string read_file(const fs::path& path);
 
 
+// Longest JSONL line read_jsonl accepts. Records are kilobytes (a conversation, its candidates);
+// a line of gigabytes is a corrupt or hostile file, refused before it fills the memory.
+inline constexpr std::size_t kMaxJsonlLineBytes = std::size_t{64} << 20;
+
 // Reads a JSONL file: one JSON value per non-empty line. Invalid JSON is an InputError naming
 // FILE:LINE. With `tolerate_partial_tail`, an unterminated last line (a record cut off by a
-// crash) is ignored instead of rejected: that is how appendable stages resume.
+// crash) is ignored instead of rejected: that is how appendable stages resume. A line longer than
+// `max_line_bytes` is an InputError "FILE:LINE: line longer than N bytes", raised while reading
+// it: the file is read in blocks, never whole.
 std::vector<std::pair<std::size_t, nlohmann::json>> read_jsonl(const fs::path& path,
-                                                              bool tolerate_partial_tail = false);
+                                                              bool tolerate_partial_tail = false,
+                                                              std::size_t max_line_bytes = kMaxJsonlLineBytes);
 
 // Appends JSON records, one per line, flushing each to the OS before returning. Opening
 // truncates a partial last line left by a crash so that the next record starts on its own line.
