@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "selm/util/error.hpp"
+#include "selm/util/json_depth.hpp"
 
 namespace selm {
 
@@ -103,6 +104,8 @@ std::vector<std::pair<std::size_t, nlohmann::json>> read_jsonl(const fs::path& p
   const auto take_line = [&](bool terminated) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) return;
+    // Before parsing: a record nested a million deep parses, then crashes whoever copies or quotes it.
+    require_json_depth_within(line, path.string() + ":" + std::to_string(line_number));
     nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) {
       if (!terminated && tolerate_partial_tail) return;

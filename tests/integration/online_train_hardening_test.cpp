@@ -243,7 +243,8 @@ TEST_F(OnlineTrainHardening, AFullDiskStopsTheRunCleanlyAndItResumesOnceSpaceIsF
     EXPECT_NE(full.output.find("No space left on device"), std::string::npos) << full.output;
     EXPECT_NE(full.output.find((runs / "disk_full").string() + "/" + point.failing_file), std::string::npos)
         << full.output;
-    const std::size_t error_at = full.output.find("selm: error: ");
+    const std::size_t error_at = full.output.find("selm: failed: ");  // a runtime failure, not bad input
+    EXPECT_NE(error_at, std::string::npos) << full.output;
     std::cout << point.stage << ": " << (error_at == std::string::npos ? full.output : full.output.substr(error_at));
     // The run directory is consistent: its state is whole and the failed stage is not complete.
     const nlohmann::json state = nlohmann::json::parse(read_text(runs / "disk_full" / "state.json"));

@@ -55,6 +55,20 @@ TEST(UtilJsonlRead, LineOverTheLimitIsRefusedNamingFileAndLine) {
             std::string::npos);
 }
 
+// A record nested a million deep is refused before it is parsed: copying or quoting the parsed
+// value would recurse once per level and overflow the stack.
+TEST(UtilJsonlRead, DeepNestingIsRefusedNamingFileAndLine) {
+  test::TempDir dir;
+  const std::size_t depth = 1000000;
+  test::write_text(dir / "a.jsonl", "{\"prompt\": \"fine\"}\n{\"prompt\": " + std::string(depth, '[') +
+                                        std::string(depth, ']') + "}\n");
+  const std::string message = test::input_error_of([&] { read_jsonl(dir / "a.jsonl"); });
+  EXPECT_NE(message.find("a.jsonl:2: JSON nested deeper than 512 levels"), std::string::npos) << message;
+  // Brackets inside strings are text, at any count.
+  test::write_text(dir / "b.jsonl", "{\"prompt\": \"" + std::string(depth, '[') + "\"}\n");
+  EXPECT_EQ(read_jsonl(dir / "b.jsonl").size(), 1u);
+}
+
 // A 2 GiB line in a sparse file (no disk used): refused at the default limit after reading only
 // the limit's worth, never the whole line.
 TEST(UtilJsonlRead, HugeLineOfTheDefaultLimitIsRefused) {
