@@ -22,7 +22,8 @@ JudgmentCache::JudgmentCache(const std::filesystem::path& folder, const std::str
     }
     log::debug("judgment cache " + file_.string() + ": " + std::to_string(entries_.size()) + " entries");
   }
-  writer_ = std::make_unique<JsonlWriter>(file_, /*append=*/true);
+  // Shared: the runs of a sweep (and the ranks of a job) append to the same cache.
+  writer_ = std::make_unique<JsonlWriter>(file_, /*append=*/true, /*shared=*/true);
 }
 
 JudgmentCache::~JudgmentCache() = default;

@@ -1,8 +1,11 @@
 #include "selm/util/files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -10,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -137,26 +141,97 @@ std::vector<std::pair<std::size_t, nlohmann::json>> read_jsonl(const fs::path& p
   return records;
 }
 
-JsonlWriter::JsonlWriter(const fs::path& path, bool append) : path_(path) {
-  if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
-  if (append && fs::exists(path)) {
-    // Drop an unterminated last line: it is a record that a crash cut off.
-    const std::string text = read_file(path);
-    const std::size_t keep = text.empty() || text.back() == '\n' ? text.size() : text.rfind('\n') + 1;
-    if (keep != text.size()) fs::resize_file(path, text.rfind('\n') == std::string::npos ? 0 : keep);
+namespace {
+
+// An exclusive flock on `fd` for the scope, when `enabled`.
+class RecordLock {
+ public:
+  RecordLock(int fd, bool enabled, const fs::path& path) : fd_(enabled ? fd : -1) {
+    if (fd_ < 0) return;
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) throw io_error(path, "cannot lock");
+    }
   }
-  file_ = std::fopen(path.c_str(), append ? "ab" : "wb");
-  if (file_ == nullptr) throw io_error(path, "cannot open for writing");
+  ~RecordLock() {
+    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+  }
+  RecordLock(const RecordLock&) = delete;
+  RecordLock& operator=(const RecordLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// The size of the file without its unterminated last line (a record a crash cut off), found by
+// reading backwards from the end: a long log is not read whole to open it.
+off_t size_without_partial_line(int fd, const fs::path& path) {
+  struct stat status;
+  if (::fstat(fd, &status) != 0) throw io_error(path, "cannot stat");
+  off_t end = status.st_size;
+  if (end == 0) return 0;
+  char last = 0;
+  if (::pread(fd, &last, 1, end - 1) != 1) throw io_error(path, "read failed");
+  if (last == '\n') return end;
+  std::vector<char> block(std::size_t{1} << 16);
+  while (end > 0) {
+    const off_t begin = std::max<off_t>(0, end - static_cast<off_t>(block.size()));
+    const auto size = static_cast<std::size_t>(end - begin);
+    if (::pread(fd, block.data(), size, begin) != static_cast<ssize_t>(size)) throw io_error(path, "read failed");
+    for (std::size_t i = size; i > 0; --i) {
+      if (block[i - 1] == '\n') return begin + static_cast<off_t>(i);
+    }
+    end = begin;
+  }
+  return 0;
+}
+
+}  // namespace
+
+JsonlWriter::JsonlWriter(const fs::path& path, bool append, bool shared) : path_(path), shared_(shared) {
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
+  if (fd_ < 0) throw io_error(path, "cannot open for writing");
+  try {
+    // Drop an unterminated last line: it is a record that a crash cut off. Under the lock when
+    // the file is shared, so that it is never another writer's record in flight.
+    const RecordLock lock(fd_, shared_, path_);
+    const int read_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (read_fd < 0) throw io_error(path, "cannot open for reading");
+    off_t keep = 0;
+    try {
+      keep = size_without_partial_line(read_fd, path_);
+    } catch (...) {
+      ::close(read_fd);
+      throw;
+    }
+    struct stat status;
+    const bool stat_ok = ::fstat(read_fd, &status) == 0;
+    ::close(read_fd);
+    if (stat_ok && keep != status.st_size && ::ftruncate(fd_, keep) != 0) throw io_error(path, "cannot truncate");
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
 }
 
 JsonlWriter::~JsonlWriter() {
-  if (file_ != nullptr) std::fclose(file_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void JsonlWriter::write(const nlohmann::json& record) {
   const std::string line = record.dump() + "\n";
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
-    throw io_error(path_, "write failed");
+  // One write() per record (O_APPEND): other appenders' records never land inside it.
+  const RecordLock lock(fd_, shared_, path_);
+  const char* data = line.data();
+  std::size_t left = line.size();
+  while (left > 0) {
+    const ssize_t written = ::write(fd_, data, left);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw io_error(path_, "write failed");
+    }
+    data += written;
+    left -= static_cast<std::size_t>(written);
   }
   notify_after_write(path_);
 }

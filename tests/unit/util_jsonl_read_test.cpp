@@ -1,8 +1,13 @@
 // read_jsonl's reading side: records with their line numbers, blank lines, a partial last line,
-// and the line length limit that refuses a huge line while reading it.
+// and the line length limit that refuses a huge line while reading it; and JsonlWriter's shared
+// appends.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+
+#include <set>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -80,6 +85,46 @@ TEST(UtilJsonlRead, HugeLineOfTheDefaultLimitIsRefused) {
   EXPECT_NE(message.find("huge.jsonl:2: line longer than " + std::to_string(kMaxJsonlLineBytes) + " bytes"),
             std::string::npos)
       << message;
+}
+
+// Writers that share a file (the judgment cache of a sweep's runs): every record arrives whole,
+// however the appends and the other writers' openings, which drop a partial last line,
+// interleave. Separate descriptors lock each other as separate processes would.
+TEST(UtilJsonlWrite, SharedWritersNeverCutEachOthersRecords) {
+  test::TempDir dir;
+  const fs::path file = dir / "cache.jsonl";
+  const std::string payload(300 * 1000, 'x');  // far more than one stdio buffer
+  constexpr int kWriters = 3;
+  constexpr int kRecords = 40;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int r = 0; r < kRecords; ++r) {
+        JsonlWriter writer(file, /*append=*/true, /*shared=*/true);  // each opening checks the tail
+        writer.write({{"writer", w}, {"record", r}, {"payload", payload}});
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const auto records = read_jsonl(file);
+  ASSERT_EQ(records.size(), static_cast<std::size_t>(kWriters * kRecords));
+  std::set<std::pair<int, int>> seen;
+  for (const auto& [line, record] : records) {
+    EXPECT_EQ(record.at("payload").get<std::string>().size(), payload.size()) << line;
+    seen.insert({record.at("writer").get<int>(), record.at("record").get<int>()});
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kWriters * kRecords));
+}
+
+// A record cut off by a crash is dropped when the file is opened again, shared or not.
+TEST(UtilJsonlWrite, OpeningDropsAPartialLastLine) {
+  test::TempDir dir;
+  for (const bool shared : {false, true}) {
+    const fs::path file = dir / (shared ? "shared.jsonl" : "own.jsonl");
+    test::write_text(file, "{\"a\": 1}\n{\"a\": 2, \"cut");
+    JsonlWriter(file, /*append=*/true, shared).write({{"a", 3}});
+    EXPECT_EQ(test::read_text(file), "{\"a\": 1}\n{\"a\":3}\n") << shared;
+  }
 }
 
 }  // namespace SELM_UNITY_ID

@@ -37,11 +37,14 @@ std::vector<std::pair<std::size_t, nlohmann::json>> read_jsonl(const fs::path& p
                                                               bool tolerate_partial_tail = false,
                                                               std::size_t max_line_bytes = kMaxJsonlLineBytes);
 
-// Appends JSON records, one per line, flushing each to the OS before returning. Opening
+// Appends JSON records, one per line, each in a single write to the OS before returning. Opening
 // truncates a partial last line left by a crash so that the next record starts on its own line.
+// `shared`: other processes append to the same file at the same time (the judgment cache that a
+// sweep's runs or a job's ranks share): each record is then written, and a partial last line
+// dropped, under an exclusive flock of the file, so that no writer ever cuts another's record.
 class JsonlWriter {
  public:
-  explicit JsonlWriter(const fs::path& path, bool append = true);
+  explicit JsonlWriter(const fs::path& path, bool append = true, bool shared = false);
   ~JsonlWriter();
   JsonlWriter(const JsonlWriter&) = delete;
   JsonlWriter& operator=(const JsonlWriter&) = delete;
@@ -51,7 +54,8 @@ class JsonlWriter {
 
  private:
   fs::path path_;
-  std::FILE* file_ = nullptr;
+  bool shared_ = false;
+  int fd_ = -1;
 };
 
 // Called with the file's path after every complete write: an atomic replacement (once renamed
