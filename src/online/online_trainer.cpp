@@ -144,8 +144,7 @@ void OnlineRun::open_run_directory() {
       log::warn("continuing " + paths_.dir.string() + " with a changed config (--force):" + text);
     }
   } else {
-    artifacts_.write_with([&] { fs::create_directories(paths_.dir); });
-    state_ = RunState{};
+    state_ = RunState{};  // rank 0 created the directory with its lock
   }
   // Every rank has read the run's state before rank 0 writes it.
   artifacts_.parallel().barrier("opening the run directory");

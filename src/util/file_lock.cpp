@@ -53,21 +53,22 @@ FileLock::FileLock(std::filesystem::path path, int fd) : path_(std::move(path)),
 
 std::optional<FileLock> FileLock::try_acquire(const std::filesystem::path& path) {
   const int fd = open_lock_file(path);
-  if (flock_retrying(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    ::close(fd);
-    if (error == EWOULDBLOCK) return std::nullopt;
-    throw std::runtime_error(path.string() + ": cannot lock: " + std::strerror(error));
-  }
-  return FileLock(path, fd);
+  if (flock_retrying(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(path, fd);
+  const int error = errno;
+  ::close(fd);
+  if (error == EWOULDBLOCK) return std::nullopt;
+  throw std::runtime_error(path.string() + ": cannot lock: " + std::strerror(error));
 }
 
 FileLock FileLock::acquire(const std::filesystem::path& path,
                            const std::function<void(const std::string& holder)>& on_wait) {
-  if (std::optional<FileLock> lock = try_acquire(path)) return std::move(*lock);
-  if (on_wait) on_wait(holder_of(path));
   const int fd = open_lock_file(path);
-  if (flock_retrying(fd, LOCK_EX) != 0) {
+  int result = flock_retrying(fd, LOCK_EX | LOCK_NB);
+  if (result != 0 && errno == EWOULDBLOCK) {
+    if (on_wait) on_wait(holder_of(path));
+    result = flock_retrying(fd, LOCK_EX);  // the same descriptor, now waiting
+  }
+  if (result != 0) {
     const int error = errno;
     ::close(fd);
     throw std::runtime_error(path.string() + ": cannot lock: " + std::strerror(error));

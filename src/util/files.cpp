@@ -162,12 +162,10 @@ class RecordLock {
   int fd_;
 };
 
-// The size of the file without its unterminated last line (a record a crash cut off), found by
+// The size of the file (`size` bytes) without its unterminated last line (a record a crash cut off), found by
 // reading backwards from the end: a long log is not read whole to open it.
-off_t size_without_partial_line(int fd, const fs::path& path) {
-  struct stat status;
-  if (::fstat(fd, &status) != 0) throw io_error(path, "cannot stat");
-  off_t end = status.st_size;
+off_t size_without_partial_line(int fd, off_t size, const fs::path& path) {
+  off_t end = size;
   if (end == 0) return 0;
   char last = 0;
   if (::pread(fd, &last, 1, end - 1) != 1) throw io_error(path, "read failed");
@@ -189,25 +187,17 @@ off_t size_without_partial_line(int fd, const fs::path& path) {
 
 JsonlWriter::JsonlWriter(const fs::path& path, bool append, bool shared) : path_(path), shared_(shared) {
   if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
+  // Read-write: the same descriptor finds the partial last line (pread ignores O_APPEND).
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
   if (fd_ < 0) throw io_error(path, "cannot open for writing");
   try {
     // Drop an unterminated last line: it is a record that a crash cut off. Under the lock when
     // the file is shared, so that it is never another writer's record in flight.
     const RecordLock lock(fd_, shared_, path_);
-    const int read_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (read_fd < 0) throw io_error(path, "cannot open for reading");
-    off_t keep = 0;
-    try {
-      keep = size_without_partial_line(read_fd, path_);
-    } catch (...) {
-      ::close(read_fd);
-      throw;
-    }
     struct stat status;
-    const bool stat_ok = ::fstat(read_fd, &status) == 0;
-    ::close(read_fd);
-    if (stat_ok && keep != status.st_size && ::ftruncate(fd_, keep) != 0) throw io_error(path, "cannot truncate");
+    if (::fstat(fd_, &status) != 0) throw io_error(path, "cannot stat");
+    const off_t keep = size_without_partial_line(fd_, status.st_size, path_);
+    if (keep != status.st_size && ::ftruncate(fd_, keep) != 0) throw io_error(path, "cannot truncate");
   } catch (...) {
     ::close(fd_);
     throw;
