@@ -12,6 +12,7 @@
 #include "selm/util/error.hpp"
 #include "selm/util/files.hpp"
 #include "selm/util/log.hpp"
+#include "selm/util/stop_request.hpp"
 
 namespace selm::cli {
 
@@ -66,6 +67,7 @@ std::vector<GenerationRecord> read_baseline_responses(const std::string& file, s
 }
 
 void run_eval(const EvalArgs& args) {
+  install_stop_signal_handlers();
   Config config = resolve_config(args.config);
   const std::vector<EvalPrompt> prompts = read_eval_prompts(args.prompts, config.eval.max_prompts);
   std::unique_ptr<Judge> judge = make_judge(config.judge, JudgeBuildOptions{!args.no_cache});
@@ -73,6 +75,9 @@ void run_eval(const EvalArgs& args) {
   if (!baseline_is_model && !fs::is_regular_file(args.baseline)) {
     throw InputError("--baseline: '" + args.baseline + "' is neither a model directory nor a responses JSONL");
   }
+  // Several ranks share the prompts out (generation and judging); rank 0 merges their records
+  // and writes eval.json, which equals one process's.
+  const ParallelContext parallel = process_parallel_context(config);
   const fs::path out = args.out;
   fs::create_directories(out);
   const SamplingConfig sampling = eval_sampling(config.generate, config.eval);
@@ -84,7 +89,7 @@ void run_eval(const EvalArgs& args) {
   if (baseline_is_model) {
     LanguageModel baseline_model = load_language_model(args.baseline, unadapted, config.tokenizer);
     baseline = generate_eval_responses(baseline_model, prompts, sampling, out / run_files::kBaselineGenerations,
-                                       GenerationFileOptions{true, "baseline", 0, ParallelContext{}});
+                                       GenerationFileOptions{true, "baseline", 0, parallel});
   }
   LanguageModel policy = load_language_model(args.model, config.model, config.tokenizer);
   if (!baseline_is_model) baseline = read_baseline_responses(args.baseline, prompts.size(), policy);
@@ -95,6 +100,7 @@ void run_eval(const EvalArgs& args) {
   settings.num_examples = config.eval.num_examples;
   settings.judge_batch_size = config.judge.batch_size;
   settings.logprob_batch_size = config.train.batch_size;
+  settings.parallel = parallel;
   const EvalResult result = evaluate_policy(policy, prompts, baseline, *judge, settings, out, [&] {
     return load_language_model(args.reference, unadapted, config.tokenizer);
   });
@@ -106,7 +112,8 @@ void run_eval(const EvalArgs& args) {
   record.judge_id = judge->id();
   record.judge_config_hash = judge->config_hash();
   const fs::path eval_file = out / run_files::kEval;
-  write_eval_record(SharedArtifacts{}, eval_file, record);
+  write_eval_record(SharedArtifacts{parallel}, eval_file, record);
+  if (!parallel.writes_shared_artifacts()) return;
   std::cout << "eval: " << describe_eval_result(result) << "\n";
   std::cout << "eval: wrote " << eval_file.string() << "\n";
 }
@@ -132,7 +139,8 @@ void register_eval_command(CLI::App& app) {
       ->required();
   command->add_flag("--no-cache", args->no_cache, "Ignore judge.cache_dir");
   command->footer("The judge is the config's judge section; responses follow generate.* with eval.temperature\n"
-                  "(0 = greedy) and eval.max_new_tokens. Win rate counts ties as half, with a 95% Wilson interval.");
+                  "(0 = greedy) and eval.max_new_tokens. Win rate counts ties as half, with a 95% Wilson interval.\n"
+                  "Under `selm launch`, srun or torchrun, the ranks share the prompts out; the files equal one process's.");
   command->callback([args] { run_eval(*args); });
 }
 

@@ -35,35 +35,63 @@ struct ModelLogps {
   std::vector<std::optional<double>> y_ref;
 };
 
+// One batch of `batch_size` examples per forward pass; under data parallelism batch k is scored
+// by rank k mod N and every rank then gathers all the values, so that the printed lines equal
+// one process's (the batches, and so their padding, are the same).
 ModelLogps score_model(LlamaForCausalLM& model, const std::vector<TokenizedPreference>& examples,
-                       std::int64_t batch_size, std::int64_t pad_id, bool average) {
+                       std::int64_t batch_size, std::int64_t pad_id, bool average, const ParallelContext& parallel) {
   torch::NoGradGuard no_grad;
   model->eval();
-  ModelLogps out;
-  out.y_ref.resize(examples.size());
-  for (std::size_t begin = 0; begin < examples.size(); begin += static_cast<std::size_t>(batch_size)) {
-    const std::size_t end = std::min(examples.size(), begin + static_cast<std::size_t>(batch_size));
+  const auto n = static_cast<std::int64_t>(examples.size());
+  // Per example: chosen, rejected, y_ref log-probs, and whether it has a y_ref.
+  constexpr std::int64_t kColumns = 4;
+  torch::Tensor mine = torch::zeros({n, kColumns}, torch::kFloat64);  // [n, 4]; rows of this rank's batches
+  auto rows_of_mine = mine.accessor<double, 2>();
+  for (std::int64_t begin = 0, batch = 0; begin < n; begin += batch_size, ++batch) {
+    if (!parallel.owns(batch)) continue;
+    const std::int64_t end = std::min(n, begin + batch_size);
+    const auto example = [&examples](std::int64_t i) -> const TokenizedPreference& {
+      return examples[static_cast<std::size_t>(i)];
+    };
     // One forward per batch: chosen rows, rejected rows, then y_ref rows of the examples with one.
     std::vector<PromptResponse> rows;
-    for (std::size_t i = begin; i < end; ++i) rows.push_back({&examples[i].prompt, &examples[i].chosen});
-    for (std::size_t i = begin; i < end; ++i) rows.push_back({&examples[i].prompt, &examples[i].rejected});
-    std::vector<std::size_t> with_y_ref;
-    for (std::size_t i = begin; i < end; ++i) {
-      if (!examples[i].reference_response.empty()) {
+    for (std::int64_t i = begin; i < end; ++i) rows.push_back({&example(i).prompt, &example(i).chosen});
+    for (std::int64_t i = begin; i < end; ++i) rows.push_back({&example(i).prompt, &example(i).rejected});
+    std::vector<std::int64_t> with_y_ref;
+    for (std::int64_t i = begin; i < end; ++i) {
+      if (!example(i).reference_response.empty()) {
         with_y_ref.push_back(i);
-        rows.push_back({&examples[i].prompt, &examples[i].reference_response});
+        rows.push_back({&example(i).prompt, &example(i).reference_response});
       }
     }
     const torch::Tensor logps = sequence_logps(model, build_sequence_batch(rows, pad_id, model->device()), average)
                                     .logps.to(torch::kCPU, torch::kFloat64)
                                     .contiguous();
     const double* values = logps.data_ptr<double>();
-    const std::size_t count = end - begin;
-    for (std::size_t k = 0; k < count; ++k) {
-      out.chosen.push_back(values[k]);
-      out.rejected.push_back(values[count + k]);
+    const std::int64_t count = end - begin;
+    for (std::int64_t k = 0; k < count; ++k) {
+      rows_of_mine[begin + k][0] = values[k];
+      rows_of_mine[begin + k][1] = values[count + k];
     }
-    for (std::size_t k = 0; k < with_y_ref.size(); ++k) out.y_ref[with_y_ref[k]] = values[2 * count + k];
+    for (std::size_t k = 0; k < with_y_ref.size(); ++k) {
+      rows_of_mine[with_y_ref[k]][2] = values[2 * count + static_cast<std::int64_t>(k)];
+      rows_of_mine[with_y_ref[k]][3] = 1.0;
+    }
+  }
+  torch::Tensor all = mine;  // [world_size, n, 4]: every rank's rows
+  if (parallel.is_distributed()) {
+    all = torch::zeros({parallel.world_size, n, kColumns}, torch::kFloat64);
+    parallel.communicator->all_gather(all, mine, "score: gathering the log-probs");
+  }
+  all = all.reshape({parallel.world_size, n, kColumns});
+  const auto gathered = all.accessor<double, 3>();
+  ModelLogps out;
+  out.y_ref.resize(examples.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t owner = (i / batch_size) % parallel.world_size;
+    out.chosen.push_back(gathered[owner][i][0]);
+    out.rejected.push_back(gathered[owner][i][1]);
+    if (gathered[owner][i][3] != 0.0) out.y_ref[static_cast<std::size_t>(i)] = gathered[owner][i][2];
   }
   return out;
 }
@@ -83,6 +111,7 @@ void run_score(const ScoreArgs& args) {
   if (args.batch_size < 1) throw InputError("--batch-size: must be positive");
   const bool needs_y_ref = options.type == PreferenceLossType::selm && options.alpha != 0.0;
   const TrainConfig& train = config.train;
+  const ParallelContext parallel = process_parallel_context(config);
 
   const std::vector<PreferenceRecord> records = read_preference_file(args.data);
   if (needs_y_ref) {
@@ -99,12 +128,12 @@ void run_score(const ScoreArgs& args) {
   for (const auto& record : records) {
     examples.push_back(tokenize_preference(record, *policy.formatter, train.max_length, train.max_prompt_length));
   }
-  const ModelLogps policy_logps = score_model(policy.model, examples, args.batch_size, pad_id, train.average_logps);
+  const ModelLogps policy_logps = score_model(policy.model, examples, args.batch_size, pad_id, train.average_logps, parallel);
   policy.model = LlamaForCausalLM{nullptr};  // one model resident at a time
   ModelSettings unadapted = config.model;  // model.adapter_path adapts the policy only
   unadapted.adapter_path.clear();
   LanguageModel reference = load_language_model(args.reference, unadapted, config.tokenizer);
-  const ModelLogps reference_logps = score_model(reference.model, examples, args.batch_size, pad_id, train.average_logps);
+  const ModelLogps reference_logps = score_model(reference.model, examples, args.batch_size, pad_id, train.average_logps, parallel);
 
   // The loss of every example at once, from the log-probs above.
   const auto tensor = [](const std::vector<double>& values) { return torch::tensor(values, torch::kFloat64); };
@@ -123,6 +152,7 @@ void run_score(const ScoreArgs& args) {
     logps.reference_y_ref = tensor(reference_y_ref);
   }
   const PreferenceLossResult loss = preference_loss(logps, options);
+  if (!parallel.writes_shared_artifacts()) return;  // rank 0 prints what one process prints
   const auto per_example = loss.per_example_loss.contiguous();
   const auto chosen_rewards = loss.chosen_rewards.contiguous();
   const auto rejected_rewards = loss.rejected_rewards.contiguous();
@@ -186,7 +216,8 @@ void register_score_command(CLI::App& app) {
   command->footer(
       "Prints one JSON line per record (policy and reference log-probs of chosen, rejected and reference_response,\n"
       "implicit rewards beta*(pi - ref), the record's loss) and a final summary line (mean loss, reward accuracy,\n"
-      "mean margin). Truncation and averaging follow train.max_length, train.max_prompt_length, train.average_logps.");
+      "mean margin). Truncation and averaging follow train.max_length, train.max_prompt_length, train.average_logps.\n"
+      "Under `selm launch`, srun or torchrun, the ranks share the batches out and rank 0 prints one process's lines.");
   command->callback([args] { run_score(*args); });
 }
 

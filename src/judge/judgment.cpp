@@ -1,6 +1,7 @@
 #include "selm/judge/judgment.hpp"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
@@ -137,6 +138,7 @@ Judgment judgment_from_json(const nlohmann::json& record) {
 
 std::vector<JudgeRequest> read_judge_requests(const std::filesystem::path& path) {
   std::vector<JudgeRequest> requests;
+  std::map<std::string, std::size_t> line_of_id;  // judgments are matched to requests by id
   const std::string file = path.string();
   for (const auto& [line, record] : read_jsonl(path)) {
     if (!record.is_object()) throw_input_error(file, line, "expected an object {\"prompt\", \"candidates\"}");
@@ -148,6 +150,10 @@ std::vector<JudgeRequest> read_judge_requests(const std::filesystem::path& path)
       else throw_input_error(file, line, "key 'id': must be a string or an integer");
     } else {
       request.id = std::to_string(requests.size());
+    }
+    if (const auto [earlier, inserted] = line_of_id.emplace(request.id, line); !inserted) {
+      throw_input_error(file, line, "key 'id': '" + request.id + "' is the id of line " + std::to_string(earlier->second) +
+                                        " too (a line without an id takes its position, from 0)");
     }
     if (!record.contains("prompt") || !record["prompt"].is_string()) {
       throw_input_error(file, line, "key 'prompt': must be a string");

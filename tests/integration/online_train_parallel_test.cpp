@@ -11,6 +11,7 @@
 #include <random>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -177,6 +178,121 @@ TEST_F(OnlineTrainParallel, LaunchedDpoAndSftEqualOneProcess) {
                 1e-5 * single_losses[step].at("grad_norm").get<double>())
         << step;
   }
+}
+
+// The lines of a command's output that are JSON records (`selm score` prints them), without the
+// rank prefix of `selm launch`; `rank_one_lines` counts those rank 1 printed.
+std::vector<std::string> json_lines(const std::string& output, int* rank_one_lines = nullptr) {
+  std::vector<std::string> lines;
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    for (const std::string prefix : {"[rank 0] ", "[rank 1] "}) {
+      if (line.compare(0, prefix.size(), prefix) != 0) continue;
+      if (prefix == "[rank 1] " && rank_one_lines != nullptr && line.size() > prefix.size() &&
+          line[prefix.size()] == '{') {
+        ++*rank_one_lines;
+      }
+      line = line.substr(prefix.size());
+    }
+    if (!line.empty() && line[0] == '{') lines.push_back(line);
+  }
+  return lines;
+}
+
+// Every file of a folder, by name.
+std::map<std::string, std::string> folder_files(const fs::path& folder) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::directory_iterator(folder)) files[entry.path().filename().string()] = read_text(entry.path());
+  return files;
+}
+
+// The standalone stages as two ranks: `selm eval` (baseline and policy generation, KL samples,
+// judging), `selm judge` and `selm score` write or print exactly what one process does.
+TEST_F(OnlineTrainParallel, LaunchedEvalJudgeAndScoreEqualOneProcess) {
+  test::write_text(path("stages.yaml"), "run:\n  threads: 1\njudge:\n  type: lexicon\n  batch_size: 1\ngenerate:\n"
+                                            "  max_new_tokens: 8\n  batch_size: 1\neval:\n  temperature: 1.0\n"
+                                            "  kl_samples: 2\ntrain:\n  max_length: 64\n  max_prompt_length: 32\n");
+  // Eight prompts: two chunks of four (generate.batch_size 1) for the responses, one per rank.
+  std::string prompts;
+  for (const char* subject : {"sea", "garden", "ship", "captain", "night", "road", "bread", "stars"}) {
+    prompts += nlohmann::json{{"prompt", std::string("Tell me about the ") + subject + "."}}.dump() + "\n";
+  }
+  test::write_text(path("stage_prompts.jsonl"), prompts);
+  const auto eval_args = [&](const std::string& out) {
+    return std::vector<std::string>{"eval",        "-c",          path("stages.yaml"), "--model",   path("model"),
+                                    "--baseline",  path("model"), "--reference",       path("model"), "--prompts",
+                                    path("stage_prompts.jsonl"), "--out", path(out)};
+  };
+  const auto eval_single = run_selm(eval_args("eval-single"));
+  ASSERT_EQ(eval_single.exit_code, 0) << eval_single.output;
+  const auto eval_pair = run_selm(launched(eval_args("eval-pair")));
+  ASSERT_EQ(eval_pair.exit_code, 0) << eval_pair.output;
+  EXPECT_NE(eval_pair.output.find("joining a 2-process gloo group"), std::string::npos) << eval_pair.output;
+  EXPECT_NE(eval_pair.output.find("[rank 0] eval: win rate"), std::string::npos) << eval_pair.output;
+  EXPECT_EQ(eval_pair.output.find("[rank 1] eval: win rate"), std::string::npos) << eval_pair.output;
+  // Each rank generated, sampled and judged four of the eight prompts.
+  for (const char* share : {"[rank 1/2] baseline 4/4 prompts", "[rank 1/2] eval 4/4 prompts",
+                            "[rank 1/2] eval KL samples 4/4 prompts", "[rank 1/2] eval judge 4/4 prompts",
+                            "[rank 0/2] eval judge 4/4 prompts"}) {
+    EXPECT_NE(eval_pair.output.find(share), std::string::npos) << share << "\n" << eval_pair.output;
+  }
+  const auto single_files = folder_files(path("eval-single"));
+  const auto pair_files = folder_files(path("eval-pair"));
+  for (const char* name : {"baseline_generations.jsonl", "eval_generations.jsonl", "eval_samples.jsonl",
+                           "eval_judgments.jsonl", "eval.json"}) {
+    ASSERT_EQ(single_files.count(name), 1u) << name;
+  }
+  EXPECT_EQ(test::read_json_lines(fs::path(path("eval-single")) / "eval_samples.jsonl").size(), 16u);
+  EXPECT_EQ(single_files, pair_files);  // the same files, byte for byte, and no shard left
+
+  // Judging the policy's responses against the baseline's, one request per batch.
+  std::string candidates;
+  const auto policy = test::read_json_lines(fs::path(path("eval-single")) / "eval_generations.jsonl");
+  const auto baseline = test::read_json_lines(fs::path(path("eval-single")) / "baseline_generations.jsonl");
+  for (std::size_t i = 0; i < policy.size(); ++i) {
+    candidates += nlohmann::json{{"prompt", "prompt " + std::to_string(i)},
+                                 {"candidates", {policy[i].at("response"), baseline[i].at("response"),
+                                                 "What a wonderful, happy day!"}}}.dump() + "\n";
+  }
+  candidates += "{\"id\": \"last\", \"prompt\": \"q\", \"candidates\": [\"I hate it, it is terrible.\", \"I love it.\"]}\n";
+  test::write_text(path("candidates.jsonl"), candidates);
+  const auto judge_args = [&](const std::string& out) {
+    return std::vector<std::string>{"judge", "-c", path("stages.yaml"), "--in", path("candidates.jsonl"), "--out", path(out)};
+  };
+  const auto judge_single = run_selm(judge_args("judged-single.jsonl"));
+  ASSERT_EQ(judge_single.exit_code, 0) << judge_single.output;
+  const auto judge_pair = run_selm(launched(judge_args("judged-pair.jsonl")));
+  ASSERT_EQ(judge_pair.exit_code, 0) << judge_pair.output;
+  EXPECT_EQ(read_text(path("judged-single.jsonl")), read_text(path("judged-pair.jsonl")));
+  EXPECT_EQ(test::read_json_lines(path("judged-pair.jsonl")).size(), policy.size() + 1);
+  EXPECT_FALSE(fs::exists(path("judged-pair.jsonl.shard-1")));
+  // Rank 0 reports the job's counts: both ranks' judgments.
+  EXPECT_NE(judge_pair.output.find("[rank 0] [info] judged 9 prompts: ok 9"), std::string::npos) << judge_pair.output;
+  // Resumed as one process, nothing is left to judge.
+  auto resume_args = judge_args("judged-pair.jsonl");
+  resume_args.push_back("--resume");
+  const auto resumed = run_selm(resume_args);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("judged 0 prompts"), std::string::npos) << resumed.output;
+  EXPECT_EQ(read_text(path("judged-single.jsonl")), read_text(path("judged-pair.jsonl")));
+
+  // Scoring the twelve preference pairs, two per batch: six batches, three per rank.
+  const std::vector<std::string> score_args = {"score", "-c", path("stages.yaml"), "--policy", path("model"),
+                                               "--reference", path("model"), "--data", path("prefs.jsonl"),
+                                               "--loss", "dpo", "--batch-size", "2"};
+  const auto score_single = run_selm(score_args);
+  ASSERT_EQ(score_single.exit_code, 0) << score_single.output;
+  const auto score_pair = run_selm(launched(score_args));
+  ASSERT_EQ(score_pair.exit_code, 0) << score_pair.output;
+  int rank_one_lines = 0;
+  const std::vector<std::string> single_lines = json_lines(score_single.output);
+  ASSERT_EQ(single_lines.size(), 13u) << score_single.output;  // twelve records and the summary
+  for (std::size_t i = 0; i + 1 < single_lines.size(); ++i) {
+    EXPECT_LT(nlohmann::json::parse(single_lines[i]).at("policy_logps").at("chosen").get<double>(), 0.0) << i;
+  }
+  EXPECT_EQ(json_lines(score_pair.output, &rank_one_lines), single_lines);
+  EXPECT_EQ(rank_one_lines, 0) << score_pair.output;
 }
 
 // Stage files carry over between world sizes: two ranks generate and judge round 1, and one

@@ -77,6 +77,8 @@ TEST(JudgeCore, ReadsRequestsAndNamesBadLines) {
       {"{\"prompt\": \"p\", \"candidates\": [1]}", "key 'candidates'"},
       {"{\"prompt\": \"p\", \"candidates\": []}", "key 'candidates'"},
       {"{\"id\": [1], \"prompt\": \"p\", \"candidates\": [\"x\"]}", "key 'id'"},
+      // The first line took id "0" from its position: judgments could not tell the two apart.
+      {"{\"id\": 0, \"prompt\": \"p\", \"candidates\": [\"x\"]}", "'0' is the id of line 1 too"},
   };
   for (const auto& [line, key] : bad_lines) {
     test::write_text(dir / "bad.jsonl", "{\"prompt\": \"p\", \"candidates\": [\"x\"]}\n" + line + "\n");
